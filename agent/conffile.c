@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "conffile.h"
+#include "fs-util.h"
+#include "log.h"
+#include "macro.h"
+#include "strv.h"
+
+int conffile_read(Context *ctx, const char *path, char ***ret_lines) {
+        _cleanup_free_ char *text = NULL;
+        char **lines = NULL, *save = NULL;
+        int r;
+
+        r = read_file_in_root(ctx->root_fd, path, 4 * 1024 * 1024, &text);
+        if (r == -ENOENT) {
+                *ret_lines = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (l[0] != '#')
+                        strv_extend(&lines, l);
+        *ret_lines = lines;
+        return 0;
+}
+
+static char *conffile_format(const Policy *policy, char **lines) {
+        size_t n = 0;
+        char *s, *p;
+
+        STRV_FOREACH(l, lines)
+                n += strlen(*l) + 1;
+        s = xasprintf("# Written by dpuos-trim from policy \"%s\". Do not edit: change the policy\n"
+                      "# (dpuos-trim.conf(5)) and run dpuos-trim again.\n%*s",
+                      policy->name ?: "unnamed", (int) n, "");
+        p = s + strlen(s) - n;
+        STRV_FOREACH(l, lines)
+                p = stpcpy(stpcpy(p, *l), "\n");
+        return s;
+}
+
+int conffile_apply(Context *ctx, Plan *plan, Kind kind, Verb verb, const char *path, char **lines) {
+        _cleanup_free_ char *content = NULL;
+        bool want = false;
+        int r = 0;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind == kind && a->verb == verb && action_begin(ctx, plan, a))
+                        want = true;
+        }
+        if (!want)
+                return 0;
+
+        content = conffile_format(ctx->policy, lines);
+        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
+        if (r < 0)
+                log_error_errno(r, "Failed to write %s: %m", path);
+        else
+                log_debug("Wrote %s.", path);
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind == kind && a->verb == verb && a->outcome == OUTCOME_PENDING && a->state == STATE_CHANGE)
+                        plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r < 0 ? r : 0);
+        }
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libmount.h>
+#include <sys/stat.h>
+
+#include "fs-util.h"
+#include "glob.h"
+#include "inomap.h"
+#include "log.h"
+#include "macro.h"
+#include "plan.h"
+#include "strv.h"
+
+/* Removal walks the tree from each pattern's literal directory with one directory
+ * descriptor per level: every name is resolved relative to its parent's descriptor with
+ * O_NOFOLLOW, no symlink is ever followed, and no other file system is entered below the
+ * pattern's directory. Probe and apply run the same walk; apply removes only inodes that the
+ * probe planned, so anything that appeared or was swapped in between is left alone. */
+
+#define MAX_DEPTH 16384
+#define MAX_FAILURES_LISTED 20
+
+/* Whatever the policy says, these are never removed (DESIGN §4). The first entry, a single
+ * glob segment, stands for every top-level directory; the rest are globs over in-tree
+ * paths. */
+static const char * const protected_static[] = {
+        "/*",
+        "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/fstab",
+        "/etc/machine-id", "/etc/os-release", "/usr/lib/os-release",
+        /* the dynamic loader and libc, wherever the distribution keeps them */
+        "/lib*/ld-linux*", "/usr/lib*/ld-linux*", "/lib/*/ld-linux*", "/usr/lib/*/ld-linux*",
+        "/lib*/libc.so*", "/usr/lib*/libc.so*", "/lib/*/libc.so*", "/usr/lib/*/libc.so*",
+        "/lib*/ld-musl*", "/usr/lib*/ld-musl*",
+        /* PID 1 */
+        "/sbin/init", "/usr/sbin/init", "/lib/systemd/systemd", "/usr/lib/systemd/systemd",
+        /* dpuos-trim itself: binary, units, generator, policy and state */
+        BINDIR "/dpuos-trim",
+        "/usr/lib/systemd/system/dpuos-trim*", "/lib/systemd/system/dpuos-trim*",
+        "/etc/systemd/system/dpuos-trim*",
+        "/usr/lib/systemd/system-generators/dpuos-trim*", "/lib/systemd/system-generators/dpuos-trim*",
+        "/etc/dpuos-trim", "/run/dpuos-trim", "/usr/local/lib/dpuos-trim", "/usr/lib/dpuos-trim",
+        "/var/lib/dpuos-trim",
+};
+
+typedef struct Guard {
+        char *pattern;
+        char *literal;     /* its literal directory, to skip the match cheaply */
+        size_t literal_len;
+} Guard;
+
+typedef struct Guards {
+        Guard *g;
+        size_t n;
+} Guards;
+
+static void guards_add(Guards *gs, const char *pattern) {
+        gs->g = xrealloc(gs->g, (gs->n + 1) * sizeof(Guard));
+        Guard *g = &gs->g[gs->n++];
+        g->pattern = xstrdup(pattern);
+        g->literal = glob_literal_dir(pattern);
+        g->literal_len = streq(g->literal, "/") ? 0 : strlen(g->literal);
+}
+
+static void guards_done(Guards *gs) {
+        for (size_t i = 0; i < gs->n; i++) {
+                free(gs->g[i].pattern);
+                free(gs->g[i].literal);
+        }
+        free(gs->g);
+        *gs = (Guards) {};
+}
+
+/* Does path, or one of its ancestors, match one of the patterns? Ancestors count because a
+ * matching directory covers its whole subtree. */
+static bool guards_match(const Guards *gs, const char *path, bool ancestors) {
+        for (size_t i = 0; i < gs->n; i++) {
+                const Guard *g = &gs->g[i];
+                if (g->literal_len > 0 &&
+                    (strncmp(path, g->literal, g->literal_len) != 0 || path[g->literal_len] != '/'))
+                        continue;
+                if (glob_match_path(g->pattern, path))
+                        return true;
+                if (!ancestors)
+                        continue;
+                _cleanup_free_ char *p = xstrdup(path);
+                for (char *s; (s = strrchr(p, '/')) && s > p; ) {
+                        *s = 0;
+                        if (glob_match_path(g->pattern, p))
+                                return true;
+                }
+        }
+        return false;
+}
+
+typedef struct Rails {
+        Guards protected;
+        Guards keep;
+        char **mounts;     /* mount points inside the tree, as in-tree paths, sorted */
+} Rails;
+
+static void add_exe(Guards *gs, const char *proc_link) {
+        char buf[4096];
+        ssize_t n = readlink(proc_link, buf, sizeof buf - 1);
+        if (n > 0 && buf[0] == '/') {
+                buf[n] = 0;
+                guards_add(gs, buf);
+        }
+}
+
+static void load_mounts(Context *ctx, char ***ret) {
+        struct libmnt_table *tb = NULL;
+        struct libmnt_iter *it = NULL;
+        struct libmnt_fs *fs;
+        size_t rl = streq(ctx->root, "/") ? 0 : strlen(ctx->root);
+
+        tb = mnt_new_table_from_file("/proc/self/mountinfo");
+        it = mnt_new_iter(MNT_ITER_FORWARD);
+        while (tb && it && mnt_table_next_fs(tb, it, &fs) == 0) {
+                const char *t = mnt_fs_get_target(fs);
+                if (!t || strncmp(t, ctx->root, rl) != 0 || (t[rl] != '/' && t[rl] != 0))
+                        continue;
+                strv_extend(ret, t[rl] ? t + rl : "/");
+        }
+        mnt_free_iter(it);
+        mnt_unref_table(tb);
+        strv_sort(*ret);
+}
+
+static void rails_load(Context *ctx, Rails *r) {
+        for (size_t i = 0; i < ELEMENTSOF(protected_static); i++)
+                guards_add(&r->protected, protected_static[i]);
+        if (!ctx->offline) {
+                add_exe(&r->protected, "/proc/self/exe");
+                add_exe(&r->protected, "/proc/1/exe");
+        }
+        STRV_FOREACH(k, ctx->policy->file_keep)
+                guards_add(&r->keep, *k);
+        load_mounts(ctx, &r->mounts);
+}
+
+static void rails_done(Rails *r) {
+        guards_done(&r->protected);
+        guards_done(&r->keep);
+        strv_free(r->mounts);
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+static bool is_mount_point(const Rails *r, int dir_fd, const char *name, const char *path,
+                           const struct stat *st, dev_t parent_dev) {
+        struct statx sx;
+
+        if (st->st_dev != parent_dev)
+                return true;
+        if (r->mounts && bsearch(&path, r->mounts, strv_length(r->mounts), sizeof(char *), cmp_strp))
+                return true;
+        /* A bind mount of the same file system keeps st_dev; the kernel still knows. */
+#ifdef STATX_ATTR_MOUNT_ROOT
+        if (statx(dir_fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &sx) >= 0 &&
+            (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+            (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                return true;
+#endif
+        return false;
+}
+
+/* What the probe of one pattern planned: the inodes to remove. */
+typedef struct PatternPlan {
+        InoMap planned;
+} PatternPlan;
+
+static void pattern_plan_free(void *p) {
+        PatternPlan *pp = p;
+        if (pp) {
+                inomap_done(&pp->planned);
+                free(pp);
+        }
+}
+
+typedef struct Walk {
+        Context *ctx;
+        Plan *plan;
+        const Rails *rails;
+        Action *action;
+        size_t index;          /* of the pattern in the policy's Remove= list */
+        PatternPlan *pp;
+        InoMap *links;         /* probe: links seen per inode, over all patterns */
+        bool apply;
+        unsigned n_failed;
+        char *path;            /* the current in-tree path */
+        size_t len, allocated;
+} Walk;
+
+static void path_push(Walk *w, const char *name) {
+        size_t n = strlen(name), need = w->len + 1 + n + 1;
+
+        if (need > w->allocated) {
+                w->allocated = need * 2;
+                w->path = xrealloc(w->path, w->allocated);
+        }
+        if (w->len == 0 || w->path[w->len - 1] != '/')
+                w->path[w->len++] = '/';
+        memcpy(w->path + w->len, name, n + 1);
+        w->len += n;
+}
+
+static void path_pop(Walk *w, size_t len) {
+        w->len = len;
+        w->path[len] = 0;
+}
+
+static bool seen_path(const Plan *plan, Kind kind, State state, const char *path) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+                if (plan->actions[i]->kind == kind && plan->actions[i]->state == state &&
+                    streq(plan->actions[i]->target, path))
+                        return true;
+        return false;
+}
+
+static void note_protected(Walk *w, const char *why) {
+        if (w->apply || seen_path(w->plan, KIND_FILES, STATE_PROTECTED, w->path))
+                return;
+        Action *a = plan_add(w->plan, KIND_FILES, VERB_REMOVE, w->path, STATE_PROTECTED);
+        action_set_reason(a, "%s (matched by %s)", why, w->action->target);
+}
+
+static void note_failure(Walk *w, int error, const char *what) {
+        Action *a;
+
+        w->n_failed++;
+        if (w->n_failed > MAX_FAILURES_LISTED)
+                return;
+        if (w->apply) {
+                a = plan_add(w->plan, KIND_FILES, VERB_REMOVE, w->path, STATE_CHANGE);
+                action_set_reason(a, "%s: %s", what, strerror(-error));
+                plan_settle(w->ctx, w->plan, a, OUTCOME_FAILED, error);
+        } else {
+                a = plan_add(w->plan, KIND_FILES, VERB_REMOVE, w->path, STATE_IMPOSSIBLE);
+                action_set_reason(a, "%s: %s", what, strerror(-error));
+        }
+}
+
+/* Is this path covered by an earlier Remove= pattern? Then that pattern owns it. */
+static bool owned_by_earlier(const Walk *w) {
+        for (size_t i = 0; i < w->index; i++) {
+                const char *p = w->ctx->policy->file_remove[i];
+                Guards one = { .g = &(Guard) { .pattern = (char *) p }, .n = 1 };
+                if (guards_match(&one, w->path, true))
+                        return true;
+        }
+        return false;
+}
+
+static char **read_names(int dir_fd) {
+        _cleanup_closedir_ DIR *d = NULL;
+        char **names = NULL;
+        size_t n = 0, allocated = 0;
+        struct dirent *de;
+        int fd;
+
+        /* The DIR buffer is freed before descending, so a deep tree holds one descriptor
+         * per level and no more. */
+        fd = dup(dir_fd);
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return NULL;
+        }
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (n + 2 > allocated) {
+                        allocated = allocated * 2 + 16;
+                        names = xrealloc(names, allocated * sizeof(char *));
+                }
+                names[n++] = xstrdup(de->d_name);
+        }
+        if (!names)
+                names = xcalloc(1, sizeof(char *));
+        names[n] = NULL;
+        return names;
+}
+
+/* Counts what a directory's walk did with its entries. */
+typedef struct DirResult {
+        size_t entries;
+        size_t taken;      /* planned (probe) or removed (apply) */
+} DirResult;
+
+static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned depth, DirResult *res);
+
+/* Plan (probe) or remove (apply) one entry. Returns whether it is (to be) gone. */
+static bool take(Walk *w, int dir_fd, const char *name, const struct stat *st) {
+        bool dir = S_ISDIR(st->st_mode);
+        uint64_t bytes = (uint64_t) st->st_blocks * 512;
+
+        if (!w->apply) {
+                bool fresh;
+                InoEntry *e = inomap_put(&w->pp->planned, st->st_dev, st->st_ino, NULL);
+                InoEntry *l = inomap_put(w->links, st->st_dev, st->st_ino, &fresh);
+
+                e->bytes = bytes;
+                if (fresh) {
+                        l->bytes = bytes;
+                        l->nlink = dir ? 1 : st->st_nlink;
+                        l->owner = w->action;
+                }
+                l->links_seen++;
+                if (dir)
+                        w->action->n_dirs++;
+                else
+                        w->action->n_files++;
+                return true;
+        }
+
+        if (!inomap_get(&w->pp->planned, st->st_dev, st->st_ino))
+                return false;  /* appeared or was replaced after the plan: not ours */
+
+        if (unlinkat(dir_fd, name, dir ? AT_REMOVEDIR : 0) < 0) {
+                int r = negative_errno();
+                if (r == -ENOENT)
+                        return true;
+                if (dir && (r == -ENOTEMPTY || r == -EEXIST))
+                        return false;  /* something new inside: keep it */
+                note_failure(w, r, dir ? "cannot remove directory" : "cannot remove");
+                return false;
+        }
+        if (dir || st->st_nlink <= 1)
+                w->action->bytes += bytes;
+        if (dir)
+                w->action->n_dirs++;
+        else
+                w->action->n_files++;
+        return true;
+}
+
+static bool visit_dir(Walk *w, int dir_fd, const char *name, const struct stat *st, bool matched, unsigned depth) {
+        _cleanup_close_ int fd = -1;
+        DirResult res = {};
+        struct stat st2;
+
+        if (depth >= MAX_DEPTH) {
+                note_failure(w, -ELOOP, "directory nesting too deep");
+                return false;
+        }
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                int r = negative_errno();
+                if (r != -ENOENT && r != -ELOOP && r != -ENOTDIR)
+                        note_failure(w, r, "cannot open directory");
+                return false;
+        }
+        if (fstat(fd, &st2) < 0 || st2.st_dev != st->st_dev || st2.st_ino != st->st_ino)
+                return false;  /* swapped while we looked: leave it */
+
+        if (!walk_dir(w, fd, st->st_dev, matched, depth + 1, &res))
+                return false;
+
+        /* A directory goes when everything in it went: one the pattern matched, or one
+         * below the pattern's directory that the removal emptied. */
+        if (!matched && res.entries == 0)
+                return false;
+        return take(w, dir_fd, name, st);
+}
+
+static bool visit(Walk *w, int dir_fd, const char *name, dev_t dev, bool matched_above, unsigned depth) {
+        const Rails *r = w->rails;
+        struct stat st;
+        bool matched;
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                int e = negative_errno();
+                if (e == -ENOENT)
+                        return true;  /* gone already */
+                note_failure(w, e, "cannot stat");
+                return false;
+        }
+
+        matched = matched_above || glob_match_path(w->action->target, w->path);
+        if (matched && !matched_above && owned_by_earlier(w))
+                return false;
+
+        if (!matched && !(S_ISDIR(st.st_mode) && glob_may_match_below(w->action->target, w->path)))
+                return false;
+
+        if (guards_match(&r->protected, w->path, false)) {
+                if (matched)
+                        note_protected(w, "protected path");
+                return false;
+        }
+        if (guards_match(&r->keep, w->path, false))
+                return false;
+
+        if (!S_ISDIR(st.st_mode))
+                return matched && take(w, dir_fd, name, &st);
+
+        if (is_mount_point(r, dir_fd, name, w->path, &st, dev)) {
+                if (matched)
+                        note_protected(w, "mount point");
+                return false;
+        }
+        return visit_dir(w, dir_fd, name, &st, matched, depth);
+}
+
+static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned depth, DirResult *res) {
+        char **names = read_names(dir_fd);
+        bool all = true;
+
+        if (!names) {
+                note_failure(w, negative_errno(), "cannot read directory");
+                return false;
+        }
+        for (char **n = names; *n; n++) {
+                size_t saved = w->len;
+
+                path_push(w, *n);
+                res->entries++;
+                if (visit(w, dir_fd, *n, dev, matched, depth))
+                        res->taken++;
+                else
+                        all = false;
+                path_pop(w, saved);
+                free(*n);
+        }
+        free(names);
+        return all;
+}
+
+static int walk_pattern(Walk *w) {
+        _cleanup_free_ char *dir = glob_literal_dir(w->action->target);
+        _cleanup_close_ int fd = -1;
+        DirResult res = {};
+        struct stat st;
+
+        fd = open_beneath_nofollow(w->ctx->root_fd, dir, O_RDONLY | O_DIRECTORY);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd == -ELOOP || fd == -ENOTDIR)
+                return -ELOOP;
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+
+        w->len = 0;
+        path_push(w, dir + 1);
+        if (streq(dir, "/"))
+                path_pop(w, 1);
+        walk_dir(w, fd, st.st_dev, false, 0, &res);
+        return 0;
+}
+
+static int files_probe(Context *ctx, Plan *plan) {
+        Rails rails = {};
+        InoMap links = {};
+        char *path = NULL;
+        size_t allocated = 0;
+        size_t index = 0;
+        int ret = 0;
+
+        if (!ctx->policy->file_remove)
+                return 0;
+        rails_load(ctx, &rails);
+
+        STRV_FOREACH(pattern, ctx->policy->file_remove) {
+                Action *a = plan_add(plan, KIND_FILES, VERB_REMOVE, *pattern, STATE_CHANGE);
+                PatternPlan *pp = xcalloc(1, sizeof(PatternPlan));
+                Walk w = {
+                        .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .index = index++,
+                        .pp = pp, .links = &links, .path = path, .allocated = allocated,
+                };
+                int r;
+
+                a->data = pp;
+                a->free_data = pattern_plan_free;
+
+                r = walk_pattern(&w);
+                path = w.path;
+                allocated = w.allocated;
+                if (r == -ELOOP) {
+                        a->state = STATE_IMPOSSIBLE;
+                        action_set_reason(a, "its directory is reached through a symlink; name the real path");
+                } else if (r < 0) {
+                        a->state = STATE_IMPOSSIBLE;
+                        action_set_reason(a, "cannot read its directory: %s", strerror(-r));
+                        RET_GATHER(ret, r);
+                } else if (pp->planned.n == 0) {
+                        a->state = STATE_UNCHANGED;
+                        action_set_reason(a, "nothing left to remove");
+                }
+        }
+
+        /* Bytes are freed only when every link of an inode goes; each inode counts once,
+         * for the pattern that met it first. */
+        INOMAP_FOREACH(l, &links)
+                if (l->links_seen >= l->nlink)
+                        ((Action *) l->owner)->bytes += l->bytes;
+
+        inomap_done(&links);
+        free(path);
+        rails_done(&rails);
+        return ret;
+}
+
+static int files_apply(Context *ctx, Plan *plan) {
+        Rails rails = {};
+        size_t n = plan->n_actions;
+        int ret = 0;
+
+        rails_load(ctx, &rails);
+
+        for (size_t i = 0; i < n && !plan->stopped; i++) {
+                Action *a = plan->actions[i];
+                Walk w = { .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .pp = a->data, .apply = true };
+                int r;
+
+                if (a->kind != KIND_FILES || !action_begin(ctx, plan, a))
+                        continue;
+
+                for (size_t k = 0; ctx->policy->file_remove[k]; k++)
+                        if (streq(ctx->policy->file_remove[k], a->target))
+                                w.index = k;
+
+                a->bytes = a->n_files = a->n_dirs = 0;
+                r = walk_pattern(&w);
+                free(w.path);
+                if (r < 0)
+                        action_set_reason(a, "cannot open its directory: %s", strerror(-r));
+                else if (w.n_failed > 0)
+                        action_set_reason(a, "%u entries could not be removed", w.n_failed);
+                if (r < 0 || w.n_failed > 0)
+                        RET_GATHER(ret, r < 0 ? r : -EIO);
+                plan_settle(ctx, plan, a, r < 0 || w.n_failed > 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+                log_debug("Removed %" PRIu64 " files and %" PRIu64 " directories for %s.",
+                          a->n_files, a->n_dirs, a->target);
+        }
+
+        rails_done(&rails);
+        return ret;
+}
+
+const KindOps files_ops = {
+        .name = "files",
+        .probe = files_probe,
+        .apply = files_apply,
+};

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "fs-util.h"
+#include "macro.h"
+
+static int openat2_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+
+        fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+/* The fallback refuses symlinks in the path instead of resolving them in the root: safe,
+ * if less forgiving, on kernels older than 5.6. */
+static int openat_nofollow_walk(int root_fd, const char *path, int flags, mode_t mode) {
+        _cleanup_close_ int dir_fd = -1;
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *p = copy, *slash;
+
+        dir_fd = openat(root_fd, ".", O_DIRECTORY | O_CLOEXEC | O_RDONLY);
+        if (dir_fd < 0)
+                return negative_errno();
+
+        while (*p == '/')
+                p++;
+        if (!*p)
+                return TAKE_FD(dir_fd);
+
+        while ((slash = strchr(p, '/'))) {
+                int fd;
+
+                *slash = 0;
+                fd = openat(dir_fd, p, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_RDONLY);
+                if (fd < 0)
+                        return negative_errno();
+                close(dir_fd);
+                dir_fd = fd;
+                p = slash + 1;
+                while (*p == '/')
+                        p++;
+        }
+
+        int fd = openat(dir_fd, *p ? p : ".", flags | O_NOFOLLOW | O_CLOEXEC, mode);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int open_beneath_nofollow(int root_fd, const char *path, int flags) {
+        static bool have_openat2 = true;
+
+        if (have_openat2) {
+                struct open_how how = {
+                        .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
+                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                };
+                while (*path == '/')
+                        path++;
+                int fd = (int) syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof how);
+                if (fd >= 0 || errno != ENOSYS)
+                        return fd < 0 ? negative_errno() : fd;
+                have_openat2 = false;
+        }
+        return openat_nofollow_walk(root_fd, path, flags, 0);
+}
+
+int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+        static bool have_openat2 = true;
+        int fd;
+
+        if (have_openat2) {
+                fd = openat2_in_root(root_fd, path, flags, mode);
+                if (fd != -ENOSYS)
+                        return fd;
+                have_openat2 = false;
+        }
+        return openat_nofollow_walk(root_fd, path, flags, mode);
+}
+
+const char *path_basename(const char *p) {
+        const char *s = strrchr(p, '/');
+        return s ? s + 1 : p;
+}
+
+char *path_join(const char *a, const char *b) {
+        size_t la = strlen(a);
+        while (la > 0 && a[la - 1] == '/')
+                la--;
+        while (*b == '/')
+                b++;
+        return xasprintf("%.*s/%s", (int) la, a, b);
+}
+
+bool path_is_safe_absolute(const char *p) {
+        if (!p || p[0] != '/')
+                return false;
+        for (const char *s = p; *s; s++) {
+                if (s[0] == '/' && s[1] == '/')
+                        return false;
+                if (s[0] == '/' && s[1] == '.' && (s[2] == '/' || s[2] == 0))
+                        return false;
+                if (s[0] == '/' && s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == 0))
+                        return false;
+        }
+        return true;
+}
+
+static int mkdir_parents(int root_fd, const char *dir) {
+        _cleanup_free_ char *copy = xstrdup(dir);
+
+        for (char *s = copy + 1; ; s++) {
+                bool end = *s == 0;
+                if (*s != '/' && !end)
+                        continue;
+                *s = 0;
+                _cleanup_close_ int parent = -1;
+                const char *name;
+                int r = open_parent_in_root(root_fd, copy, false, &name);
+                if (r < 0)
+                        return r;
+                parent = r;
+                if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                if (end)
+                        return 0;
+                *s = '/';
+        }
+}
+
+int open_parent_in_root(int root_fd, const char *path, bool create, const char **ret_name) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash = strrchr(path, '/');
+        int fd;
+
+        if (!slash || !slash[1])
+                return -EINVAL;
+        dir = slash == path ? xstrdup("/") : xstrndup(path, slash - path);
+
+        fd = open_in_root(root_fd, dir, O_DIRECTORY | O_RDONLY, 0);
+        if (fd == -ENOENT && create) {
+                int r = mkdir_parents(root_fd, dir);
+                if (r < 0)
+                        return r;
+                fd = open_in_root(root_fd, dir, O_DIRECTORY | O_RDONLY, 0);
+        }
+        if (fd >= 0 && ret_name)
+                *ret_name = slash + 1;
+        return fd;
+}
+
+static int read_fd(int fd, size_t max, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated = 0;
+
+        for (;;) {
+                if (allocated - n < 4096) {
+                        allocated = allocated * 2 + 4096;
+                        buf = xrealloc(buf, allocated + 1);
+                }
+                ssize_t k = read(fd, buf + n, allocated - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += k;
+                if (n > max)
+                        return -EFBIG;
+        }
+        if (!buf)
+                buf = xmalloc(1);
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return (int) (n > INT32_MAX ? INT32_MAX : n);
+}
+
+int read_file_in_root(int root_fd, const char *path, size_t max, char **ret) {
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY, 0);
+        if (fd < 0)
+                return fd;
+        return read_fd(fd, max, ret);
+}
+
+int read_file_host(const char *path, size_t max, char **ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return read_fd(fd, max, ret);
+}
+
+static int loop_write(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= k;
+        }
+        return 0;
+}
+
+static char *tmp_name(const char *name) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return xasprintf(".#%s%08lx%04x", name,
+                         (unsigned long) (ts.tv_nsec ^ ts.tv_sec), (unsigned) getpid() & 0xffff);
+}
+
+int write_file_atomic_in_root(int root_fd, const char *path, const char *content, mode_t mode) {
+        _cleanup_free_ char *old = NULL, *tmp = NULL;
+        _cleanup_close_ int dir_fd = -1, fd = -1;
+        const char *name;
+        int r;
+
+        r = read_file_in_root(root_fd, path, 16 * 1024 * 1024, &old);
+        if (r >= 0 && streq(old, content))
+                return 0;
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        dir_fd = open_parent_in_root(root_fd, path, true, &name);
+        if (dir_fd < 0)
+                return dir_fd;
+
+        tmp = tmp_name(name);
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return negative_errno();
+
+        r = loop_write(fd, content, strlen(content));
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = negative_errno();
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        (void) fsync(dir_fd);
+        return 1;
+}
+
+int symlink_in_root(int root_fd, const char *target, const char *path) {
+        _cleanup_close_ int dir_fd = -1;
+        const char *name;
+
+        dir_fd = open_parent_in_root(root_fd, path, true, &name);
+        if (dir_fd < 0)
+                return dir_fd;
+        if (symlinkat(target, dir_fd, name) < 0)
+                return negative_errno();
+        (void) fsync(dir_fd);
+        return 0;
+}
+
+int readlink_in_root(int root_fd, const char *path, char **ret) {
+        _cleanup_close_ int dir_fd = -1;
+        const char *name;
+        char buf[4096];
+        ssize_t n;
+
+        dir_fd = open_parent_in_root(root_fd, path, false, &name);
+        if (dir_fd < 0)
+                return dir_fd;
+        n = readlinkat(dir_fd, name, buf, sizeof buf - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        *ret = xstrdup(buf);
+        return 0;
+}

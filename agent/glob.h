@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+/* Path globs: '*', '?' and '[...]' match within one path segment (never '/'); a segment that
+ * is exactly '**' matches any number of whole segments, and at the end of a pattern one or
+ * more: "/usr/share/doc/" followed by '**' is everything below /usr/share/doc, not the
+ * directory itself. Dot files are matched like any other name. */
+
+bool string_is_glob(const char *s);
+
+/* Does path match pattern? Both absolute. */
+bool glob_match_path(const char *pattern, const char *path);
+
+/* Could some path strictly below directory dir match pattern? Used to prune the walk. */
+bool glob_may_match_below(const char *pattern, const char *dir);
+
+/* The longest leading run of whole segments without glob characters, as a directory, below
+ * which the walk for the pattern starts: for "/usr/share/locale/<glob>/LC_MESSAGES" it is
+ * "/usr/share/locale"; for "/etc/foo" it is "/etc". */
+char *glob_literal_dir(const char *pattern);
+
+/* Glob over names without '/' (unit and module names): fnmatch semantics. */
+bool glob_match_name(const char *pattern, const char *name);

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+
+#include "macro.h"
+#include "plan.h"
+
+static const char * const kind_names[_KIND_MAX] = {
+        [KIND_UNITS] = "units",
+        [KIND_MODULES] = "modules",
+        [KIND_SYSCTL] = "sysctl",
+        [KIND_SYSFS] = "sysfs",
+        [KIND_FILES] = "files",
+};
+
+static const char * const verb_names[_VERB_MAX] = {
+        [VERB_MASK] = "mask",
+        [VERB_STOP] = "stop",
+        [VERB_BLACKLIST] = "blacklist",
+        [VERB_UNLOAD] = "unload",
+        [VERB_SET] = "set",
+        [VERB_REMOVE] = "remove",
+};
+
+static const char * const state_names[_STATE_MAX] = {
+        [STATE_CHANGE] = "change",
+        [STATE_UNCHANGED] = "unchanged",
+        [STATE_SKIP] = "skip",
+        [STATE_PROTECTED] = "protected",
+        [STATE_IMPOSSIBLE] = "impossible",
+};
+
+static const char * const outcome_names[_OUTCOME_MAX] = {
+        [OUTCOME_PENDING] = "pending",
+        [OUTCOME_DONE] = "done",
+        [OUTCOME_UNCHANGED] = "unchanged",
+        [OUTCOME_SKIPPED] = "skipped",
+        [OUTCOME_FAILED] = "failed",
+        [OUTCOME_PROTECTED] = "protected",
+};
+
+const char *kind_to_string(Kind k) {
+        return k < _KIND_MAX ? kind_names[k] : NULL;
+}
+
+int kind_from_string(const char *s) {
+        for (int k = 0; k < _KIND_MAX; k++)
+                if (streq(kind_names[k], s))
+                        return k;
+        return -EINVAL;
+}
+
+const char *verb_to_string(Verb v) {
+        return v < _VERB_MAX ? verb_names[v] : NULL;
+}
+
+const char *state_to_string(State s) {
+        return s < _STATE_MAX ? state_names[s] : NULL;
+}
+
+const char *outcome_to_string(Outcome o) {
+        return o < _OUTCOME_MAX ? outcome_names[o] : NULL;
+}
+
+Outcome state_to_outcome(State s) {
+        switch (s) {
+        case STATE_CHANGE:
+                return OUTCOME_DONE;
+        case STATE_UNCHANGED:
+                return OUTCOME_UNCHANGED;
+        case STATE_SKIP:
+                return OUTCOME_SKIPPED;
+        case STATE_PROTECTED:
+                return OUTCOME_PROTECTED;
+        default:
+                return OUTCOME_FAILED;
+        }
+}
+
+Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State state) {
+        Action *a = xcalloc(1, sizeof(Action));
+
+        *a = (Action) {
+                .kind = kind,
+                .verb = verb,
+                .target = xstrdup(target),
+                .state = state,
+        };
+        plan->actions = xrealloc(plan->actions, (plan->n_actions + 1) * sizeof(Action *));
+        plan->actions[plan->n_actions++] = a;
+        return a;
+}
+
+void action_set_reason(Action *a, const char *fmt, ...) {
+        va_list ap;
+
+        free(a->reason);
+        va_start(ap, fmt);
+        if (vasprintf(&a->reason, fmt, ap) < 0)
+                a->reason = NULL;
+        va_end(ap);
+}
+
+static void action_free(Action *a) {
+        if (!a)
+                return;
+        if (a->free_data)
+                a->free_data(a->data);
+        free(a->target);
+        free(a->value);
+        free(a->old_value);
+        free(a->reason);
+        free(a);
+}
+
+void plan_done(Plan *plan) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+                action_free(plan->actions[i]);
+        free(plan->actions);
+        *plan = (Plan) {};
+}
+
+static const KindOps * const kind_ops[_KIND_MAX] = {
+        [KIND_UNITS] = &units_ops,
+        [KIND_MODULES] = &modules_ops,
+        [KIND_SYSCTL] = &sysctl_ops,
+        [KIND_SYSFS] = &sysfs_ops,
+        [KIND_FILES] = &files_ops,
+};
+
+int plan_build(Context *ctx, Plan *plan) {
+        int ret = 0;
+
+        for (Kind k = 0; k < _KIND_MAX; k++)
+                if (ctx->kinds & (1u << k))
+                        RET_GATHER(ret, kind_ops[k]->probe(ctx, plan));
+        return ret;
+}
+
+bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error) {
+        a->outcome = outcome;
+        a->error = error;
+        if (outcome == OUTCOME_FAILED && !a->reason && error < 0)
+                a->reason = xstrdup(strerror(-error));
+        if (outcome == OUTCOME_FAILED && ctx->policy->on_failure_stop)
+                plan->stopped = true;
+        return plan->stopped;
+}
+
+bool action_begin(Context *ctx, Plan *plan, Action *a) {
+        if (a->outcome != OUTCOME_PENDING)
+                return false;
+        if (a->state != STATE_CHANGE) {
+                plan_settle(ctx, plan, a, state_to_outcome(a->state), 0);
+                return false;
+        }
+        return !ctx->dry_run && !plan->stopped;
+}
+
+/* Units first, so that nothing masked starts while the rest runs; files last, as the
+ * slowest and the least urgent. */
+int plan_apply(Context *ctx, Plan *plan) {
+        int ret = 0;
+
+        for (Kind k = 0; k < _KIND_MAX && !plan->stopped; k++)
+                if (ctx->kinds & (1u << k))
+                        RET_GATHER(ret, kind_ops[k]->apply(ctx, plan));
+        return ret;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+typedef enum Kind {
+        KIND_UNITS,
+        KIND_MODULES,
+        KIND_SYSCTL,
+        KIND_SYSFS,
+        KIND_FILES,
+        _KIND_MAX,
+} Kind;
+
+typedef enum Verb {
+        VERB_MASK,
+        VERB_STOP,
+        VERB_BLACKLIST,
+        VERB_UNLOAD,
+        VERB_SET,
+        VERB_REMOVE,
+        _VERB_MAX,
+} Verb;
+
+/* What probing found. */
+typedef enum State {
+        STATE_CHANGE,      /* the system differs from the policy: apply will change it */
+        STATE_UNCHANGED,   /* already as the policy says */
+        STATE_SKIP,        /* nothing to act on here (not installed, not loaded, optional key) */
+        STATE_PROTECTED,   /* matched, but never touched whatever the policy says */
+        STATE_IMPOSSIBLE,  /* the policy asks for something that cannot be done here */
+        _STATE_MAX,
+} State;
+
+/* What applying did. */
+typedef enum Outcome {
+        OUTCOME_PENDING,   /* not reached: dry run, or stopped by OnFailure=stop */
+        OUTCOME_DONE,
+        OUTCOME_UNCHANGED,
+        OUTCOME_SKIPPED,
+        OUTCOME_FAILED,
+        OUTCOME_PROTECTED,
+        _OUTCOME_MAX,
+} Outcome;
+
+typedef struct Action {
+        Kind kind;
+        Verb verb;
+        char *target;      /* unit, module, sysctl name, sysfs path, file pattern or path */
+        char *value;       /* the value the policy sets (sysctl, sysfs) */
+        char *old_value;   /* the value found */
+        char *reason;      /* why skipped, protected, impossible or failed */
+        State state;
+        Outcome outcome;
+        int error;         /* -errno of a failure */
+
+        /* Files: what the pattern covers. */
+        uint64_t bytes;    /* allocated bytes that removal frees (hard links counted once) */
+        uint64_t n_files;
+        uint64_t n_dirs;
+
+        void *data;        /* owned by the kind's executor */
+        void (*free_data)(void *data);
+} Action;
+
+typedef struct Plan {
+        Action **actions;
+        size_t n_actions;
+        bool stopped;      /* OnFailure=stop hit a failure */
+} Plan;
+
+typedef struct Context {
+        int root_fd;            /* the tree: "/" on the live system, DIR with --root */
+        const char *root;       /* its path, for mount tables and messages */
+        bool offline;           /* --root: no D-Bus, no running kernel */
+        bool dry_run;           /* stop just before each change */
+        unsigned kinds;         /* bit mask of Kind to act on */
+        const Policy *policy;
+} Context;
+
+/* One executor per kind: probe fills the plan with its actions; apply carries them out
+ * (when ctx->dry_run it walks the same code and stops just before each change). */
+typedef struct KindOps {
+        const char *name;
+        int (*probe)(Context *ctx, Plan *plan);
+        int (*apply)(Context *ctx, Plan *plan);
+} KindOps;
+
+extern const KindOps units_ops, modules_ops, sysctl_ops, sysfs_ops, files_ops;
+
+const char *kind_to_string(Kind k);
+int kind_from_string(const char *s);
+const char *verb_to_string(Verb v);
+const char *state_to_string(State s);
+const char *outcome_to_string(Outcome o);
+
+Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State state);
+void action_set_reason(Action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plan_done(Plan *plan);
+
+int plan_build(Context *ctx, Plan *plan);
+int plan_apply(Context *ctx, Plan *plan);
+
+/* Executors call this as each action finishes. Returns true when OnFailure=stop asks the
+ * run to end now. */
+bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error);
+
+/* The outcome a probe state leads to without any change being made. */
+Outcome state_to_outcome(State s);
+
+/* The gate every executor passes before it changes anything: settles actions that need no
+ * change, and returns false (leaving the action pending) in a dry run or after
+ * OnFailure=stop. Only when it returns true may the executor make the change. */
+bool action_begin(Context *ctx, Plan *plan, Action *a);

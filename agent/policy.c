@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "fs-util.h"
+#include "glob.h"
+#include "macro.h"
+#include "policy.h"
+#include "strv.h"
+
+const char * const policy_search_dirs[] = {
+        "/etc/dpuos-trim/policy.d",
+        "/run/dpuos-trim/policy.d",
+        "/usr/local/lib/dpuos-trim/policy.d",
+        "/usr/lib/dpuos-trim/policy.d",
+        NULL,
+};
+
+#define POLICY_FILE_MAX (1024 * 1024)
+
+typedef enum Section {
+        SECTION_NONE,
+        SECTION_INVALID,
+        SECTION_POLICY,
+        SECTION_UNITS,
+        SECTION_MODULES,
+        SECTION_SYSCTL,
+        SECTION_SYSFS,
+        SECTION_FILES,
+} Section;
+
+static const char * const section_names[] = {
+        [SECTION_POLICY] = "Policy",
+        [SECTION_UNITS] = "Units",
+        [SECTION_MODULES] = "Modules",
+        [SECTION_SYSCTL] = "Sysctl",
+        [SECTION_SYSFS] = "Sysfs",
+        [SECTION_FILES] = "Files",
+};
+
+typedef struct Parser {
+        Policy *policy;
+        const char *name;
+        const char *text, *end;  /* what is left to read */
+        unsigned line;           /* physical line last handed to inih */
+        Section section;
+        unsigned n_errors;
+} Parser;
+
+_printf_(2, 3)
+static void parser_error(Parser *ps, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        strv_push(&ps->policy->errors, xasprintf("%s:%u: %s", ps->name, ps->line, strempty(msg)));
+        ps->n_errors++;
+}
+
+static Section section_from_string(const char *s) {
+        for (size_t i = 0; i < ELEMENTSOF(section_names); i++)
+                if (section_names[i] && streq(section_names[i], s))
+                        return (Section) i;
+        return SECTION_INVALID;
+}
+
+/* Our own reader sees every physical line before inih does, so that nothing is silently
+ * split or joined: a line too long for the library's buffer is an error, leading white
+ * space is dropped (the library would otherwise take an indented line as the continuation
+ * of the previous value), and "#" starts a comment after white space as in systemd's
+ * files. Lines found wrong here reach inih as empty lines. */
+static char *reader(char *buf, int num, void *stream) {
+        Parser *ps = stream;
+        const char *s, *eol;
+        size_t n;
+
+        if (ps->text >= ps->end)
+                return NULL;
+
+        s = ps->text;
+        eol = memchr(s, '\n', ps->end - s);
+        if (!eol)
+                eol = ps->end;
+        ps->text = eol < ps->end ? eol + 1 : eol;
+        ps->line++;
+
+        while (s < eol && (*s == ' ' || *s == '\t'))
+                s++;
+        n = eol - s;
+        if (n > 0 && s[n - 1] == '\r')
+                n--;
+        for (size_t i = 1; i < n; i++)
+                if (s[i] == '#' && (s[i - 1] == ' ' || s[i - 1] == '\t') && s[0] != '#' && s[0] != ';') {
+                        n = i;
+                        break;
+                }
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+
+        strcpy(buf, "\n");
+        if (memchr(s, 0, n)) {
+                parser_error(ps, "line contains a NUL byte");
+                return buf;
+        }
+        /* inih needs room for the line, "\r\n" and the terminating NUL. */
+        if (num < 4 || n > (size_t) num - 3) {
+                parser_error(ps, "line is too long (%zu bytes, at most %d)", n, num - 3);
+                return buf;
+        }
+        if (n == 0 || s[0] == '#' || s[0] == ';')
+                return buf;
+
+        if (s[0] == '[') {
+                const char *close = memchr(s, ']', n);
+                if (!close || close != s + n - 1) {
+                        parser_error(ps, "section header must be '[Name]' alone on its line");
+                        return buf;
+                }
+                _cleanup_free_ char *name = xstrndup(s + 1, n - 2);
+                ps->section = section_from_string(name);
+                if (ps->section == SECTION_INVALID)
+                        parser_error(ps, "unknown section [%s]", name);
+        } else if (!memchr(s, '=', n)) {
+                parser_error(ps, "expected KEY=VALUE, a [Section] or a comment");
+                return buf;
+        }
+
+        memcpy(buf, s, n);
+        buf[n] = '\n';
+        buf[n + 1] = 0;
+        return buf;
+}
+
+static int parse_boolean(const char *v) {
+        static const char * const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char * const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(v, yes[i]) == 0)
+                        return 1;
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(v, no[i]) == 0)
+                        return 0;
+        return -EINVAL;
+}
+
+bool unit_name_is_valid(const char *s, bool allow_glob) {
+        static const char * const suffixes[] = {
+                ".service", ".socket", ".target", ".device", ".mount", ".automount",
+                ".swap", ".timer", ".path", ".slice", ".scope",
+        };
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 255)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr(":-_.\\@", *c) &&
+                    !(allow_glob && strchr("*?[]!", *c)))
+                        return false;
+        if (allow_glob && string_is_glob(s))
+                return true;
+        if (s[0] == '.' || s[0] == '@')
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (endswith(s, suffixes[i]) && n > strlen(suffixes[i]))
+                        return true;
+        return false;
+}
+
+bool module_name_is_valid(const char *s, bool allow_glob) {
+        size_t n = strlen(s);
+
+        /* The kernel's MODULE_NAME_LEN is 56 including the NUL. */
+        if (n == 0 || n > 55)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && *c != '_' && *c != '-' &&
+                    !(allow_glob && strchr("*?[]!", *c)))
+                        return false;
+        return true;
+}
+
+char *module_name_normalize(const char *s) {
+        char *r = xstrdup(s);
+        for (char *c = r; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        return r;
+}
+
+int file_pattern_check(const char *pattern, bool for_removal, const char **ret_why) {
+        const char *why = NULL;
+        unsigned globstars = 0;
+
+        if (pattern[0] != '/')
+                why = "is not an absolute path";
+        else if (strstr(pattern, "//"))
+                why = "contains '//'";
+        else if (!path_is_safe_absolute(pattern))
+                why = "contains a '.' or '..' component";
+        else if (strlen(pattern) > 1 && endswith(pattern, "/"))
+                why = "ends in '/'";
+        else if (strlen(pattern) >= 4096)
+                why = "is longer than PATH_MAX";
+
+        for (const char *s = pattern; !why && (s = strstr(s, "**")); s += 2)
+                if (++globstars > 4)
+                        why = "has more than four '**'";
+
+        if (!why && for_removal) {
+                _cleanup_free_ char *lit = glob_literal_dir(pattern);
+                const char *rest = strchr(pattern + 1, '/');
+
+                if (streq(pattern, "/"))
+                        why = "would remove the root directory";
+                else if (streq(lit, "/") && (string_is_glob(pattern) || !rest))
+                        why = "would remove top-level directories";
+                else if (!strchr(lit + 1, '/') && string_is_glob(pattern))
+                        why = "would empty a top-level directory; name a directory below it";
+        }
+
+        if (ret_why)
+                *ret_why = why;
+        return why ? -EINVAL : 0;
+}
+
+typedef enum ListKind { LIST_UNIT, LIST_MODULE, LIST_FILE_REMOVE, LIST_FILE_KEEP } ListKind;
+
+static void parse_list(Parser *ps, char ***list, ListKind kind, const char *key, const char *value) {
+        _cleanup_strv_free_ char **words = NULL;
+        _cleanup_free_ char *copy = xstrdup(value);
+        char *save = NULL;
+
+        /* The systemd convention: an empty assignment resets the list so far. */
+        if (!*value) {
+                strv_free(*list);
+                *list = NULL;
+                return;
+        }
+
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                const char *why = NULL;
+
+                switch (kind) {
+                case LIST_UNIT:
+                        if (!unit_name_is_valid(w, true)) {
+                                parser_error(ps, "%s=: '%s' is not a valid unit name or glob", key, w);
+                                return;
+                        }
+                        strv_extend(&words, w);
+                        break;
+                case LIST_MODULE:
+                        if (!module_name_is_valid(w, true)) {
+                                parser_error(ps, "%s=: '%s' is not a valid module name or glob", key, w);
+                                return;
+                        }
+                        strv_push(&words, module_name_normalize(w));
+                        break;
+                case LIST_FILE_REMOVE:
+                case LIST_FILE_KEEP:
+                        if (file_pattern_check(w, kind == LIST_FILE_REMOVE, &why) < 0) {
+                                parser_error(ps, "%s=: '%s' %s", key, w, why);
+                                return;
+                        }
+                        strv_extend(&words, w);
+                        break;
+                }
+        }
+
+        STRV_FOREACH(w, words)
+                if (!strv_contains(*list, *w))
+                        strv_extend(list, *w);
+}
+
+static void parse_bool_key(Parser *ps, bool *b, const char *key, const char *value) {
+        int r = parse_boolean(value);
+        if (r < 0)
+                parser_error(ps, "%s=: '%s' is not a boolean (yes/no)", key, value);
+        else
+                *b = r;
+}
+
+/* sysctl names may be written with '/' as in /proc/sys; the dotted form is canonical. As in
+ * systemd's sysctl_normalize(), when the first separator is '/', '/' and '.' swap roles
+ * (so "net/ipv4/conf/eth0.100/rp_filter" keeps the dot of the VLAN interface). */
+static char *sysctl_normalize(const char *key) {
+        char *r = xstrdup(key);
+        char *first = strpbrk(r, "./");
+
+        if (first && *first == '/')
+                for (char *c = r; *c; c++)
+                        *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
+        return r;
+}
+
+static bool sysctl_name_is_valid(const char *k) {
+        if (!*k || k[0] == '.' || endswith(k, ".") || strstr(k, ".."))
+                return false;
+        for (const char *c = k; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr("._-/:+", *c))
+                        return false;
+        return true;
+}
+
+static bool sysfs_path_is_valid(const char *k) {
+        if (!startswith(k, "/sys/") && !startswith(k, "/proc/"))
+                return false;
+        if (!path_is_safe_absolute(k) || endswith(k, "/"))
+                return false;
+        for (const char *c = k; *c; c++)
+                if (isspace((unsigned char) *c) || !isprint((unsigned char) *c))
+                        return false;
+        return !string_is_glob(k);
+}
+
+static void setting_free(Setting *s) {
+        free(s->key);
+        free(s->value);
+        free(s->file);
+}
+
+static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_key, const char *value, bool sysctl) {
+        bool ignore_missing = raw_key[0] == '-';
+        const char *k = raw_key + ignore_missing;
+        _cleanup_free_ char *key = NULL;
+        size_t i;
+
+        if (sysctl) {
+                key = sysctl_normalize(k);
+                if (!sysctl_name_is_valid(key) || string_is_glob(key)) {
+                        parser_error(ps, "'%s' is not a valid sysctl name (globs are not allowed)", k);
+                        return;
+                }
+        } else {
+                if (!sysfs_path_is_valid(k)) {
+                        parser_error(ps, "'%s' is not an absolute path below /sys or /proc without globs", k);
+                        return;
+                }
+                key = xstrdup(k);
+        }
+        if (strpbrk(value, "\n\r")) {
+                parser_error(ps, "value of '%s' contains a line break", k);
+                return;
+        }
+
+        for (i = 0; i < *n; i++)
+                if (streq((*list)[i].key, key))
+                        break;
+
+        /* An empty value drops an earlier setting of the key, so a drop-in can undo one entry. */
+        if (!*value) {
+                if (i < *n) {
+                        setting_free(&(*list)[i]);
+                        memmove(&(*list)[i], &(*list)[i + 1], (*n - i - 1) * sizeof(Setting));
+                        (*n)--;
+                }
+                return;
+        }
+
+        if (i == *n) {
+                *list = xrealloc(*list, (*n + 1) * sizeof(Setting));
+                (*list)[i] = (Setting) { .key = TAKE_PTR(key) };
+                (*n)++;
+        } else
+                setting_free(&(Setting) { .value = (*list)[i].value, .file = (*list)[i].file });
+        (*list)[i].value = xstrdup(value);
+        (*list)[i].ignore_missing = ignore_missing;
+        (*list)[i].file = xstrdup(ps->name);
+        (*list)[i].line = ps->line;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value) {
+        Parser *ps = user;
+        Policy *p = ps->policy;
+
+        switch (ps->section) {
+        case SECTION_NONE:
+                parser_error(ps, "assignment outside of a section");
+                return 1;
+        case SECTION_INVALID:
+                return 1;  /* already reported at the section header */
+        case SECTION_POLICY:
+                if (streq(key, "Name")) {
+                        free(p->name);
+                        p->name = *value ? xstrdup(value) : NULL;
+                } else if (streq(key, "OnFailure")) {
+                        if (streq(value, "continue"))
+                                p->on_failure_stop = false;
+                        else if (streq(value, "stop"))
+                                p->on_failure_stop = true;
+                        else
+                                parser_error(ps, "OnFailure=: '%s' is not 'continue' or 'stop'", value);
+                } else
+                        break;
+                return 1;
+        case SECTION_UNITS:
+                if (streq(key, "Mask"))
+                        parse_list(ps, &p->unit_mask, LIST_UNIT, key, value);
+                else if (streq(key, "Keep"))
+                        parse_list(ps, &p->unit_keep, LIST_UNIT, key, value);
+                else if (streq(key, "Stop"))
+                        parse_bool_key(ps, &p->unit_stop, key, value);
+                else
+                        break;
+                return 1;
+        case SECTION_MODULES:
+                if (streq(key, "Unload"))
+                        parse_list(ps, &p->module_unload, LIST_MODULE, key, value);
+                else if (streq(key, "Blacklist"))
+                        parse_list(ps, &p->module_blacklist, LIST_MODULE, key, value);
+                else if (streq(key, "Keep"))
+                        parse_list(ps, &p->module_keep, LIST_MODULE, key, value);
+                else
+                        break;
+                return 1;
+        case SECTION_SYSCTL:
+                set_setting(ps, &p->sysctl, &p->n_sysctl, key, value, true);
+                return 1;
+        case SECTION_SYSFS:
+                set_setting(ps, &p->sysfs, &p->n_sysfs, key, value, false);
+                return 1;
+        case SECTION_FILES:
+                if (streq(key, "Remove"))
+                        parse_list(ps, &p->file_remove, LIST_FILE_REMOVE, key, value);
+                else if (streq(key, "Keep"))
+                        parse_list(ps, &p->file_keep, LIST_FILE_KEEP, key, value);
+                else
+                        break;
+                return 1;
+        }
+
+        parser_error(ps, "unknown key '%s' in section [%s]", key, section);
+        return 1;
+}
+
+static int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t len) {
+        Parser ps = {
+                .policy = p,
+                .name = name,
+                .text = text,
+                .end = text + len,
+        };
+        int r;
+
+        /* The handler never fails, so a non-zero result is a line inih itself refused. */
+        r = ini_parse_stream(reader, &ps, handler, &ps);
+        if (r > 0 && ps.n_errors == 0) {
+                ps.line = (unsigned) r;
+                parser_error(&ps, "syntax error");
+        } else if (r < 0)
+                parser_error(&ps, "the parser ran out of memory");
+
+        strv_extend(&p->sources, name);
+        return ps.n_errors > 0 ? -EINVAL : 0;
+}
+
+int policy_parse_string(Policy *p, const char *name, const char *text) {
+        return policy_parse_buffer(p, name, text, strlen(text));
+}
+
+/* One candidate file of the merged policy. */
+typedef struct Source {
+        char *basename;
+        char *path;       /* as opened: inside root_fd, or a host path */
+        char *display;    /* as named in messages */
+        bool in_root;
+        bool disabled;    /* a symlink to /dev/null or an empty file */
+} Source;
+
+static void sources_free(Source *s, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(s[i].basename);
+                free(s[i].path);
+                free(s[i].display);
+        }
+        free(s);
+}
+
+static bool have_basename(const Source *s, size_t n, const char *b) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(s[i].basename, b))
+                        return true;
+        return false;
+}
+
+static void add_source(Source **s, size_t *n, const char *path, const char *display, bool in_root, bool disabled) {
+        if (have_basename(*s, *n, path_basename(path)))
+                return;  /* a higher-priority directory has this name already */
+        *s = xrealloc(*s, (*n + 1) * sizeof(Source));
+        (*s)[(*n)++] = (Source) {
+                .basename = xstrdup(path_basename(path)),
+                .path = xstrdup(path),
+                .display = xstrdup(display),
+                .in_root = in_root,
+                .disabled = disabled,
+        };
+}
+
+static int scan_dir(Source **s, size_t *n, int dir_fd, const char *dir, const char *display_prefix, bool in_root) {
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+
+        d = fdopendir(dir_fd);
+        if (!d) {
+                int r = negative_errno();
+                close(dir_fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d)))
+                if (endswith(de->d_name, ".conf") && de->d_name[0] != '.')
+                        strv_extend(&names, de->d_name);
+        if (errno > 0)
+                return -errno;
+        strv_sort(names);
+
+        STRV_FOREACH(name, names) {
+                _cleanup_free_ char *path = path_join(dir, *name);
+                _cleanup_free_ char *display = xasprintf("%s%s", display_prefix, path);
+                char target[64];
+                struct stat st;
+                bool disabled = false;
+                ssize_t k;
+
+                k = readlinkat(dirfd(d), *name, target, sizeof target - 1);
+                if (k >= 0) {
+                        target[k] = 0;
+                        disabled = streq(target, "/dev/null");
+                }
+                if (!disabled && fstatat(dirfd(d), *name, &st, in_root ? AT_SYMLINK_NOFOLLOW : 0) >= 0 &&
+                    S_ISREG(st.st_mode) && st.st_size == 0)
+                        disabled = true;
+                add_source(s, n, path, display, in_root, disabled);
+        }
+        return 0;
+}
+
+static int source_cmp(const void *a, const void *b) {
+        return strcmp(((const Source *) a)->basename, ((const Source *) b)->basename);
+}
+
+int policy_load(Policy *p, int root_fd, const char *root_display, char * const *explicit) {
+        Source *s = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (explicit) {
+                STRV_FOREACH(path, explicit) {
+                        struct stat st;
+
+                        if (stat(*path, &st) < 0) {
+                                strv_push(&p->errors, xasprintf("%s: cannot read policy: %s", *path, strerror(errno)));
+                                r = -EINVAL;
+                                continue;
+                        }
+                        if (S_ISDIR(st.st_mode)) {
+                                int fd = open(*path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+                                if (fd < 0 || scan_dir(&s, &n, fd, *path, "", false) < 0) {
+                                        strv_push(&p->errors, xasprintf("%s: cannot read policy directory: %s", *path, strerror(errno)));
+                                        r = -EINVAL;
+                                }
+                        } else
+                                add_source(&s, &n, *path, *path, false, false);
+                }
+        } else
+                for (const char * const *dir = policy_search_dirs; *dir; dir++) {
+                        int fd = open_in_root(root_fd, *dir, O_DIRECTORY | O_RDONLY, 0);
+                        if (fd == -ENOENT || fd == -ENOTDIR)
+                                continue;
+                        if (fd < 0 || scan_dir(&s, &n, fd, *dir, root_display ?: "", true) < 0) {
+                                strv_push(&p->errors, xasprintf("%s%s: cannot read policy directory: %s",
+                                                                root_display ?: "", *dir, strerror(fd < 0 ? -fd : errno)));
+                                r = -EINVAL;
+                        }
+                }
+
+        qsort(s, n, sizeof(Source), source_cmp);
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *text = NULL;
+                int k;
+
+                if (s[i].disabled)
+                        continue;
+                k = s[i].in_root ? read_file_in_root(root_fd, s[i].path, POLICY_FILE_MAX, &text)
+                                 : read_file_host(s[i].path, POLICY_FILE_MAX, &text);
+                if (k < 0) {
+                        strv_push(&p->errors, xasprintf("%s: cannot read policy: %s", s[i].display,
+                                                        k == -EFBIG ? "larger than 1 MiB" : strerror(-k)));
+                        r = -EINVAL;
+                        continue;
+                }
+                if (policy_parse_buffer(p, s[i].display, text, (size_t) k) < 0)
+                        r = -EINVAL;
+        }
+
+        sources_free(s, n);
+        return r;
+}
+
+bool policy_is_empty(const Policy *p) {
+        return !p->unit_mask && !p->module_unload && !p->module_blacklist &&
+               p->n_sysctl == 0 && p->n_sysfs == 0 && !p->file_remove;
+}
+
+void policy_done(Policy *p) {
+        free(p->name);
+        strv_free(p->unit_mask);
+        strv_free(p->unit_keep);
+        strv_free(p->module_unload);
+        strv_free(p->module_blacklist);
+        strv_free(p->module_keep);
+        for (size_t i = 0; i < p->n_sysctl; i++)
+                setting_free(&p->sysctl[i]);
+        free(p->sysctl);
+        for (size_t i = 0; i < p->n_sysfs; i++)
+                setting_free(&p->sysfs[i]);
+        free(p->sysfs);
+        strv_free(p->file_remove);
+        strv_free(p->file_keep);
+        strv_free(p->sources);
+        strv_free(p->errors);
+        *p = (Policy) {};
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A key = value setting of [Sysctl] or [Sysfs], with where it was set. */
+typedef struct Setting {
+        char *key;              /* sysctl: dotted name; sysfs: absolute path */
+        char *value;
+        bool ignore_missing;    /* written with a leading '-' */
+        char *file;
+        unsigned line;
+} Setting;
+
+typedef struct Policy {
+        char *name;
+        bool on_failure_stop;
+
+        char **unit_mask;
+        char **unit_keep;
+        bool unit_stop;
+
+        char **module_unload;
+        char **module_blacklist;
+        char **module_keep;
+
+        Setting *sysctl;
+        size_t n_sysctl;
+        Setting *sysfs;
+        size_t n_sysfs;
+
+        char **file_remove;
+        char **file_keep;
+
+        char **sources;         /* the files merged, in the order read */
+        char **errors;          /* "FILE:LINE: message", in the order found */
+} Policy;
+
+/* The search path, highest priority first. Under --root these are looked up inside DIR. */
+extern const char * const policy_search_dirs[];
+
+/* Loads and merges the policy. root_fd is the tree the search path is resolved in;
+ * root_display is how its files are named in messages (NULL for the live system). explicit
+ * replaces the search path with host files or directories. Returns 0 and fills *p, or
+ * -EINVAL with p->errors listing what is wrong (the policy must then not be used), or
+ * another -errno when a file could not be read. */
+int policy_load(Policy *p, int root_fd, const char *root_display, char * const *explicit);
+
+/* Parses one policy file's text into p (merging with what p holds). name is used in error
+ * messages. Exposed for the unit tests and the fuzzer. */
+int policy_parse_string(Policy *p, const char *name, const char *text);
+
+void policy_done(Policy *p);
+bool policy_is_empty(const Policy *p);
+
+/* Validation helpers shared with the executors. */
+bool unit_name_is_valid(const char *s, bool allow_glob);
+bool module_name_is_valid(const char *s, bool allow_glob);
+char *module_name_normalize(const char *s);
+int file_pattern_check(const char *pattern, bool for_removal, const char **ret_why);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <time.h>
+
+#include "fs-util.h"
+#include "json.h"
+#include "log.h"
+#include "macro.h"
+#include "report.h"
+
+char *format_bytes(uint64_t n) {
+        static const char units[] = "KMGT";
+
+        if (n < 1024)
+                return xasprintf("%" PRIu64 " B", n);
+        double v = (double) n / 1024;
+        size_t i = 0;
+        while (v >= 1024 && i + 1 < strlen(units)) {
+                v /= 1024;
+                i++;
+        }
+        return xasprintf("%.1f %ciB", v, units[i]);
+}
+
+void report_totals(const Plan *plan, int kind, Totals *t) {
+        *t = (Totals) {};
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                if (kind >= 0 && a->kind != (Kind) kind)
+                        continue;
+                t->n[a->outcome]++;
+                if (a->kind == KIND_FILES && a->outcome == OUTCOME_DONE) {
+                        t->bytes_freed += a->bytes;
+                        t->files += a->n_files;
+                        t->dirs += a->n_dirs;
+                }
+        }
+}
+
+/* File names may hold anything; a table line must stay one line. */
+static void print_escaped(FILE *f, const char *s, int width) {
+        int n = 0;
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        n += fprintf(f, "\\x%02x", *c);
+                else {
+                        fputc(*c, f);
+                        n++;
+                }
+        for (; n < width; n++)
+                fputc(' ', f);
+}
+
+static const char *what(const Action *a, bool dry_run) {
+        static char buf[64];
+
+        if (a->outcome != OUTCOME_PENDING || !dry_run)
+                return a->outcome == OUTCOME_PENDING ? "not reached" : outcome_to_string(a->outcome);
+        if (a->state == STATE_CHANGE) {
+                snprintf(buf, sizeof buf, "would %s", verb_to_string(a->verb));
+                return buf;
+        }
+        return state_to_string(a->state);
+}
+
+void report_print_table(const Plan *plan, bool dry_run, FILE *f) {
+        fprintf(f, "%-8s %-44s %-16s %10s  %s\n", "KIND", "TARGET", dry_run ? "PLAN" : "OUTCOME", "BYTES", "DETAILS");
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                _cleanup_free_ char *bytes = NULL, *details = NULL;
+
+                fprintf(f, "%-8s ", kind_to_string(a->kind));
+                print_escaped(f, a->target, 44);
+                fprintf(f, " %-16s ", what(a, dry_run));
+                if (a->kind == KIND_FILES && (a->n_files || a->n_dirs)) {
+                        bytes = format_bytes(a->bytes);
+                        details = xasprintf("%" PRIu64 " files, %" PRIu64 " dirs%s%s", a->n_files, a->n_dirs,
+                                            a->reason ? "; " : "", strempty(a->reason));
+                } else if (a->value)
+                        details = a->old_value ? xasprintf("%s -> %s", a->old_value, a->value)
+                                               : xasprintf("= %s", a->value);
+                fprintf(f, "%10s  ", strempty(bytes));
+                print_escaped(f, details ?: strempty(a->reason), 0);
+                if (details && a->value && a->reason)
+                        fprintf(f, " (%s)", a->reason);
+                fputc('\n', f);
+        }
+}
+
+void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f) {
+        JsonWriter j = { .f = f, .pretty = true };
+        Totals t;
+
+        json_begin_object(&j, NULL);
+        json_uint(&j, "version", 1);
+        json_string(&j, "mode", info->mode);
+        json_string(&j, "root", ctx->root);
+        json_bool(&j, "offline", ctx->offline);
+        json_begin_object(&j, "policy");
+        json_string(&j, "name", ctx->policy->name);
+        json_begin_array(&j, "sources");
+        for (char **s = ctx->policy->sources; s && *s; s++)
+                json_string(&j, NULL, *s);
+        json_end_array(&j);
+        json_end_object(&j);
+        json_double(&j, "started", info->started);
+        json_double(&j, "duration", info->duration);
+
+        json_begin_array(&j, "actions");
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+
+                json_begin_object(&j, NULL);
+                json_string(&j, "kind", kind_to_string(a->kind));
+                json_string(&j, "action", verb_to_string(a->verb));
+                json_string(&j, "target", a->target);
+                json_string(&j, "state", state_to_string(a->state));
+                json_string(&j, "outcome", outcome_to_string(a->outcome));
+                json_string(&j, "reason", a->reason);
+                if (a->value)
+                        json_string(&j, "value", a->value);
+                if (a->value || a->old_value)
+                        json_string(&j, "old_value", a->old_value);
+                if (a->error < 0)
+                        json_int(&j, "errno", -a->error);
+                if (a->kind == KIND_FILES) {
+                        json_uint(&j, "bytes", a->bytes);
+                        json_uint(&j, "files", a->n_files);
+                        json_uint(&j, "dirs", a->n_dirs);
+                }
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+
+        json_begin_object(&j, "totals");
+        report_totals(plan, -1, &t);
+        for (Outcome o = 0; o < _OUTCOME_MAX; o++)
+                json_uint(&j, outcome_to_string(o), t.n[o]);
+        json_uint(&j, "bytes_freed", t.bytes_freed);
+        json_uint(&j, "files_removed", t.files);
+        json_uint(&j, "dirs_removed", t.dirs);
+        json_end_object(&j);
+
+        json_begin_object(&j, "kinds");
+        for (Kind k = 0; k < _KIND_MAX; k++) {
+                if (!(ctx->kinds & (1u << k)))
+                        continue;
+                report_totals(plan, k, &t);
+                json_begin_object(&j, kind_to_string(k));
+                for (Outcome o = 0; o < _OUTCOME_MAX; o++)
+                        json_uint(&j, outcome_to_string(o), t.n[o]);
+                json_double(&j, "seconds", info->kind_seconds[k]);
+                json_end_object(&j);
+        }
+        json_end_object(&j);
+        json_end_object(&j);
+}
+
+int report_write(const Context *ctx, const Plan *plan, const RunInfo *info) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        report_print_json(ctx, plan, info, f);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        r = write_file_atomic_in_root(ctx->root_fd, REPORT_PATH, buf, 0644);
+        return r < 0 ? r : 0;
+}
+
+void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f) {
+        Totals t;
+
+        fprintf(f, "dpuos-trim: policy \"%s\" %s %s in %.2fs\n", ctx->policy->name ?: "unnamed",
+                ctx->dry_run ? "planned for" : "applied to", ctx->root, info->duration);
+        for (Kind k = 0; k < _KIND_MAX; k++) {
+                if (!(ctx->kinds & (1u << k)))
+                        continue;
+                report_totals(plan, k, &t);
+                fprintf(f, "  %-8s %3" PRIu64 " done, %3" PRIu64 " unchanged, %3" PRIu64 " skipped, %3" PRIu64
+                        " protected, %3" PRIu64 " failed",
+                        kind_to_string(k), t.n[OUTCOME_DONE], t.n[OUTCOME_UNCHANGED], t.n[OUTCOME_SKIPPED],
+                        t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED]);
+                if (t.n[OUTCOME_PENDING])
+                        fprintf(f, ", %" PRIu64 " not reached", t.n[OUTCOME_PENDING]);
+                if (k == KIND_FILES) {
+                        _cleanup_free_ char *b = format_bytes(t.bytes_freed);
+                        fprintf(f, "; %" PRIu64 " files, %" PRIu64 " directories, %s freed", t.files, t.dirs, b);
+                }
+                fputc('\n', f);
+        }
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                if (a->outcome != OUTCOME_FAILED)
+                        continue;
+                fprintf(f, "  failed: %s %s ", kind_to_string(a->kind), verb_to_string(a->verb));
+                print_escaped(f, a->target, 0);
+                fprintf(f, ": %s\n", strempty(a->reason));
+        }
+}

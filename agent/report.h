@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdio.h>
+
+#include "plan.h"
+
+#define REPORT_PATH "/var/lib/dpuos-trim/report.json"
+
+typedef struct RunInfo {
+        const char *mode;        /* "apply" or "dry-run" */
+        double started;          /* CLOCK_REALTIME, seconds */
+        double duration;         /* seconds */
+        double kind_seconds[_KIND_MAX];
+} RunInfo;
+
+typedef struct Totals {
+        uint64_t n[_OUTCOME_MAX];
+        uint64_t bytes_freed;
+        uint64_t files, dirs;
+} Totals;
+
+void report_totals(const Plan *plan, int kind, Totals *ret);   /* kind < 0: all kinds */
+
+/* The plan as a table, for --dry-run and -v. */
+void report_print_table(const Plan *plan, bool dry_run, FILE *f);
+
+/* The plan or the report as JSON (DESIGN §4). */
+void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f);
+
+/* Atomically writes report.json into the tree's state directory. */
+int report_write(const Context *ctx, const Plan *plan, const RunInfo *info);
+
+/* Counts per kind and bytes freed. */
+void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f);
+
+char *format_bytes(uint64_t n);

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "log.h"
+#include "macro.h"
+#include "plan.h"
+#include "policy.h"
+#include "report.h"
+#include "run.h"
+#include "strv.h"
+
+#define ALL_KINDS ((1u << _KIND_MAX) - 1)
+
+static bool arg_dry_run = false;
+static bool arg_check = false;
+static bool arg_json = false;
+static bool arg_quiet = false;
+static int arg_verbose = 0;
+static char *arg_root = NULL;
+static char **arg_policy = NULL;
+static unsigned arg_kinds = ALL_KINDS;
+
+static void help(void) {
+        printf("Usage: dpuos-trim [OPTIONS]\n"
+               "\n"
+               "Trim an installed OS in place as its policy says: mask units, blacklist\n"
+               "modules, persist sysctl and /sys settings, remove files.\n"
+               "\n"
+               "Modes:\n"
+               "     --dry-run        Print the plan; change nothing\n"
+               "     --check          Validate the policy (syntax and meaning); change nothing\n"
+               "\n"
+               "Options:\n"
+               "     --root=DIR       Operate offline on the OS tree at DIR\n"
+               "     --policy=PATH    Use this policy file or directory instead of the search\n"
+               "                      path (repeatable; earlier ones win a shared file name)\n"
+               "     --only=KINDS     Limit to some of units,modules,sysctl,sysfs,files\n"
+               "     --json           Machine-readable output (plan, report)\n"
+               "  -v --verbose        Also print every action and debug messages\n"
+               "  -q --quiet          Print only errors\n"
+               "  -h --help           Show this help\n"
+               "     --version        Show the version\n"
+               "\n"
+               "Exit status: 0 done or nothing to do; 1 some actions failed, the rest\n"
+               "applied; 2 bad policy or usage, nothing changed.\n"
+               "\n"
+               "See dpuos-trim(8) and dpuos-trim.conf(5).\n");
+}
+
+static int parse_only(const char *s) {
+        _cleanup_free_ char *copy = xstrdup(s);
+        char *save = NULL;
+        unsigned kinds = 0;
+
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                int k = kind_from_string(w);
+                if (k < 0)
+                        return log_error_errno(-EINVAL, "--only=: unknown kind '%s' (expected units, modules, sysctl, sysfs, files)", w);
+                kinds |= 1u << k;
+        }
+        if (kinds == 0)
+                return log_error_errno(-EINVAL, "--only= needs at least one kind");
+        arg_kinds = kinds;
+        return 0;
+}
+
+/* Returns > 0 to go on, 0 to exit successfully (--help, --version), < 0 on a usage error. */
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_DRY_RUN = 0x100,
+                ARG_CHECK,
+                ARG_ROOT,
+                ARG_POLICY,
+                ARG_ONLY,
+                ARG_JSON,
+                ARG_VERSION,
+        };
+        static const struct option options[] = {
+                { "dry-run", no_argument,       NULL, ARG_DRY_RUN },
+                { "check",   no_argument,       NULL, ARG_CHECK   },
+                { "root",    required_argument, NULL, ARG_ROOT    },
+                { "policy",  required_argument, NULL, ARG_POLICY  },
+                { "only",    required_argument, NULL, ARG_ONLY    },
+                { "json",    no_argument,       NULL, ARG_JSON    },
+                { "verbose", no_argument,       NULL, 'v'         },
+                { "quiet",   no_argument,       NULL, 'q'         },
+                { "help",    no_argument,       NULL, 'h'         },
+                { "version", no_argument,       NULL, ARG_VERSION },
+                {}
+        };
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hvq", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("dpuos-trim %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_CHECK:
+                        arg_check = true;
+                        break;
+                case ARG_ROOT:
+                        if (!*optarg)
+                                return log_error_errno(-EINVAL, "--root= needs a directory");
+                        free(arg_root);
+                        arg_root = xstrdup(optarg);
+                        break;
+                case ARG_POLICY:
+                        if (!*optarg)
+                                return log_error_errno(-EINVAL, "--policy= needs a file or directory");
+                        strv_extend(&arg_policy, optarg);
+                        break;
+                case ARG_ONLY:
+                        r = parse_only(optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'v':
+                        arg_verbose++;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case ':':
+                        return log_error_errno(-EINVAL, "Option '%s' needs an argument.", argv[optind - 1]);
+                default:
+                        return log_error_errno(-EINVAL, "Unknown option '%s'. See --help.", argv[optind - 1]);
+                }
+
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "Unexpected argument '%s'. See --help.", argv[optind]);
+        if (arg_dry_run && arg_check)
+                return log_error_errno(-EINVAL, "--dry-run and --check cannot be combined.");
+        return 1;
+}
+
+static double now(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* A deep removal holds one directory descriptor per level. */
+static void raise_nofile(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static int open_root(Context *ctx, char **ret_root) {
+        _cleanup_free_ char *canonical = NULL;
+        int fd;
+
+        if (!arg_root) {
+                /* The live backends (D-Bus, libkmod, /proc) are not in this build yet: refuse
+                 * rather than half-apply a policy to the running system. */
+                return log_error_errno(-EOPNOTSUPP, "Applying to the running system is not supported yet; use --root=DIR.");
+        }
+
+        canonical = realpath(arg_root, NULL);
+        if (!canonical)
+                return log_error_errno(negative_errno(), "Cannot use --root=%s: %m", arg_root);
+        fd = open(canonical, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "Cannot open --root=%s: %m", canonical);
+
+        ctx->root_fd = fd;
+        ctx->offline = true;
+        *ret_root = TAKE_PTR(canonical);
+        return 0;
+}
+
+int run(int argc, char *argv[]) {
+        _cleanup_free_ char *root = NULL;
+        Policy policy = {};
+        Plan plan = {};
+        Context ctx = { .root_fd = -1 };
+        RunInfo info = {};
+        double t0;
+        int r, ret = EXIT_ALL_DONE;
+        Totals t;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0) {
+                ret = r < 0 ? EXIT_INVALID : EXIT_ALL_DONE;
+                goto finish;
+        }
+        if (arg_verbose)
+                log_set_max_level(LOG_DEBUG);
+        else if (arg_quiet)
+                log_set_max_level(LOG_ERR);
+
+        raise_nofile();
+        t0 = now(CLOCK_MONOTONIC);
+        info.started = now(CLOCK_REALTIME);
+        info.mode = arg_dry_run ? "dry-run" : "apply";
+
+        r = open_root(&ctx, &root);
+        if (r < 0) {
+                ret = EXIT_INVALID;
+                goto finish;
+        }
+        ctx.root = root;
+        ctx.dry_run = arg_dry_run;
+        ctx.kinds = arg_kinds;
+        ctx.policy = &policy;
+
+        r = policy_load(&policy, ctx.root_fd, streq(root, "/") ? NULL : root, arg_policy);
+        if (r < 0) {
+                STRV_FOREACH(e, policy.errors)
+                        fprintf(stderr, "%s\n", *e);
+                log_error("The policy is invalid; nothing was changed.");
+                ret = EXIT_INVALID;
+                goto finish;
+        }
+
+        if (arg_check) {
+                if (!arg_quiet)
+                        printf("Policy \"%s\" is valid (%zu file%s).\n", policy.name ?: "unnamed",
+                               strv_length(policy.sources), strv_length(policy.sources) == 1 ? "" : "s");
+                goto finish;
+        }
+        if (!policy.sources)
+                log_notice("No policy files found; nothing to do.");
+
+        for (Kind k = 0; k < _KIND_MAX; k++) {
+                double tk = now(CLOCK_MONOTONIC);
+                if (ctx.kinds & (1u << k)) {
+                        Context one = ctx;
+                        one.kinds = 1u << k;
+                        r = plan_build(&one, &plan);
+                        if (r < 0)
+                                log_warning_errno(r, "Probing %s was incomplete: %m", kind_to_string(k));
+                }
+                info.kind_seconds[k] = now(CLOCK_MONOTONIC) - tk;
+        }
+
+        for (Kind k = 0; k < _KIND_MAX && !plan.stopped; k++) {
+                double tk = now(CLOCK_MONOTONIC);
+                if (ctx.kinds & (1u << k)) {
+                        Context one = ctx;
+                        one.kinds = 1u << k;
+                        (void) plan_apply(&one, &plan);
+                }
+                info.kind_seconds[k] += now(CLOCK_MONOTONIC) - tk;
+        }
+        info.duration = now(CLOCK_MONOTONIC) - t0;
+
+        if (arg_dry_run) {
+                if (arg_json)
+                        report_print_json(&ctx, &plan, &info, stdout);
+                else if (!arg_quiet) {
+                        report_print_table(&plan, true, stdout);
+                        report_print_summary(&ctx, &plan, &info, stdout);
+                }
+                goto finish;
+        }
+
+        r = report_write(&ctx, &plan, &info);
+        if (r < 0)
+                log_error_errno(r, "Failed to write %s%s: %m", streq(root, "/") ? "" : root, REPORT_PATH);
+
+        if (arg_json)
+                report_print_json(&ctx, &plan, &info, stdout);
+        else if (!arg_quiet) {
+                if (arg_verbose)
+                        report_print_table(&plan, false, stdout);
+                report_print_summary(&ctx, &plan, &info, stdout);
+        }
+
+        report_totals(&plan, -1, &t);
+        if (t.n[OUTCOME_FAILED] > 0 || r < 0)
+                ret = EXIT_SOME_FAILED;
+
+finish:
+        plan_done(&plan);
+        policy_done(&policy);
+        if (ctx.root_fd >= 0)
+                close(ctx.root_fd);
+        strv_free(arg_policy);
+        free(arg_root);
+        return ret;
+}

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <libkmod.h>
+#include <sys/utsname.h>
 
 #include "conffile.h"
+#include "exec-util.h"
 #include "fs-util.h"
 #include "glob.h"
+#include "log.h"
 #include "macro.h"
 #include "strv.h"
 
@@ -116,6 +120,241 @@ static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix,
         }
 }
 
+
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
+                     const char *format, va_list args) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (vasprintf(&msg, format, args) < 0)
+                return;
+        msg[strcspn(msg, "\n")] = 0;
+        log_debug("libkmod: %s", msg);
+}
+
+static int kmod_get(Context *ctx) {
+        if (ctx->kmod)
+                return 0;
+        ctx->kmod = kmod_new(NULL, NULL);
+        if (!ctx->kmod)
+                return -ENOMEM;
+        kmod_set_log_fn(ctx->kmod, kmod_log, NULL);
+        (void) kmod_load_resources(ctx->kmod);
+        return 0;
+}
+
+static void kmod_module_unrefp(struct kmod_module **m) {
+        if (*m)
+                kmod_module_unref(*m);
+}
+
+static void kmod_module_unref_listp(struct kmod_list **l) {
+        if (*l)
+                kmod_module_unref_list(*l);
+}
+
+#define _cleanup_kmod_module_ __attribute__((cleanup(kmod_module_unrefp)))
+#define _cleanup_kmod_list_ __attribute__((cleanup(kmod_module_unref_listp)))
+
+static char **loaded_modules(Context *ctx) {
+        _cleanup_kmod_list_ struct kmod_list *list = NULL;
+        struct kmod_list *i;
+        char **names = NULL;
+
+        if (kmod_module_new_from_loaded(ctx->kmod, &list) < 0)
+                return NULL;
+        kmod_list_foreach(i, list) {
+                _cleanup_kmod_module_ struct kmod_module *mod = kmod_module_get_module(i);
+                strv_extend(&names, kmod_module_get_name(mod));
+        }
+        strv_sort(names);
+        return names;
+}
+
+static char **module_holders(Context *ctx, const char *name) {
+        _cleanup_kmod_module_ struct kmod_module *mod = NULL;
+        _cleanup_kmod_list_ struct kmod_list *holders = NULL;
+        struct kmod_list *i;
+        char **names = NULL;
+
+        if (kmod_module_new_from_name(ctx->kmod, name, &mod) < 0)
+                return NULL;
+        holders = kmod_module_get_holders(mod);
+        kmod_list_foreach(i, holders) {
+                _cleanup_kmod_module_ struct kmod_module *h = kmod_module_get_module(i);
+                strv_extend(&names, kmod_module_get_name(h));
+        }
+        return names;
+}
+
+static int module_initstate(Context *ctx, const char *name, int *refcnt) {
+        _cleanup_kmod_module_ struct kmod_module *mod = NULL;
+        int r;
+
+        r = kmod_module_new_from_name(ctx->kmod, name, &mod);
+        if (r < 0)
+                return r;
+        *refcnt = kmod_module_get_refcnt(mod);
+        return kmod_module_get_initstate(mod);
+}
+
+static Action *unload_action(Plan *plan, const char *name) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+                if (plan->actions[i]->kind == KIND_MODULES && plan->actions[i]->verb == VERB_UNLOAD &&
+                    streq(plan->actions[i]->target, name))
+                        return plan->actions[i];
+        return NULL;
+}
+
+/* A module can go when every holder goes before it and nothing else holds a reference. */
+static bool removable(Context *ctx, Plan *plan, const char *name, char **why) {
+        _cleanup_strv_free_ char **holders = module_holders(ctx, name);
+        int refcnt = 0, state = module_initstate(ctx, name, &refcnt);
+
+        if (state == KMOD_MODULE_BUILTIN) {
+                *why = xstrdup("built into the kernel");
+                return false;
+        }
+        if (state < 0) {
+                *why = xstrdup("not loaded");
+                return false;
+        }
+        STRV_FOREACH(h, holders) {
+                Action *ha = unload_action(plan, *h);
+                if (!ha || ha->state != STATE_CHANGE) {
+                        *why = xasprintf("in use by %s%s", *h, ha ? ", which stays" : "");
+                        return false;
+                }
+        }
+        if (refcnt > (int) strv_length(holders)) {
+                *why = xasprintf("in use (reference count %d)", refcnt);
+                return false;
+        }
+        return true;
+}
+
+/* Like modprobe -r: after a module, the dependencies nothing else uses any more. */
+static void probe_unused_dependencies(Context *ctx, Plan *plan, const char *name) {
+        _cleanup_kmod_module_ struct kmod_module *mod = NULL;
+        _cleanup_kmod_list_ struct kmod_list *deps = NULL;
+        struct kmod_list *i;
+
+        if (kmod_module_new_from_name(ctx->kmod, name, &mod) < 0)
+                return;
+        deps = kmod_module_get_dependencies(mod);
+        kmod_list_foreach(i, deps) {
+                _cleanup_kmod_module_ struct kmod_module *d = kmod_module_get_module(i);
+                const char *dn = kmod_module_get_name(d);
+                _cleanup_free_ char *why = NULL;
+
+                if (unload_action(plan, dn) || module_kept(ctx->policy, dn))
+                        continue;
+                if (kmod_module_get_initstate(d) != KMOD_MODULE_LIVE)
+                        continue;
+                /* Tentatively planned, so that removable() counts it among the goers. */
+                Action *a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, dn, STATE_CHANGE);
+                if (!removable(ctx, plan, dn, &why)) {
+                        a->state = STATE_SKIP;
+                        action_set_reason(a, "dependency of %s, still needed: %s", name, why);
+                        continue;
+                }
+                action_set_reason(a, "dependency of %s, unused after it", name);
+                probe_unused_dependencies(ctx, plan, dn);
+        }
+}
+
+static void probe_unload(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **loaded = loaded_modules(ctx), **wanted = NULL;
+        bool changed;
+
+        STRV_FOREACH(pattern, ctx->policy->module_unload) {
+                if (string_is_glob(*pattern)) {
+                        STRV_FOREACH(m, loaded)
+                                if (glob_match_name(*pattern, *m) && !module_kept(ctx->policy, *m) &&
+                                    !strv_contains(wanted, *m))
+                                        strv_extend(&wanted, *m);
+                } else if (!strv_contains(wanted, *pattern))
+                        strv_extend(&wanted, *pattern);
+        }
+
+        STRV_FOREACH(m, wanted) {
+                int refcnt, state = module_initstate(ctx, *m, &refcnt);
+                Action *a;
+
+                if (module_kept(ctx->policy, *m)) {
+                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_SKIP);
+                        action_set_reason(a, "kept by the policy (Keep=)");
+                } else if (state == KMOD_MODULE_BUILTIN) {
+                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_IMPOSSIBLE);
+                        action_set_reason(a, "built into the kernel: cannot be unloaded");
+                } else if (state < 0) {
+                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_UNCHANGED);
+                        action_set_reason(a, "not loaded");
+                } else
+                        plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_CHANGE);
+        }
+
+        /* Refuse what is in use, until nothing changes: a module held by one that stays,
+         * stays too. */
+        do {
+                changed = false;
+                for (size_t i = 0; i < plan->n_actions; i++) {
+                        Action *a = plan->actions[i];
+                        _cleanup_free_ char *why = NULL;
+
+                        if (a->kind != KIND_MODULES || a->verb != VERB_UNLOAD || a->state != STATE_CHANGE)
+                                continue;
+                        if (!removable(ctx, plan, a->target, &why)) {
+                                a->state = STATE_IMPOSSIBLE;
+                                action_set_reason(a, "%s", why);
+                                changed = true;
+                        }
+                }
+        } while (changed);
+
+        STRV_FOREACH(m, wanted) {
+                Action *a = unload_action(plan, *m);
+                if (a && a->state == STATE_CHANGE)
+                        probe_unused_dependencies(ctx, plan, *m);
+        }
+}
+
+/* A blacklist in /etc/modprobe.d does not reach a module that the initramfs loads before
+ * the root file system is mounted. */
+static void probe_initramfs(Context *ctx, Plan *plan) {
+        struct utsname u;
+        _cleanup_free_ char *image = NULL, *out = NULL;
+        const char *tool;
+
+        if (uname(&u) < 0)
+                return;
+        image = xasprintf("/boot/initrd.img-%s", u.release);     /* initramfs-tools */
+        tool = "lsinitramfs";
+        if (access(image, R_OK) < 0) {
+                free(image);
+                image = xasprintf("/boot/initramfs-%s.img", u.release);  /* dracut */
+                tool = "lsinitrd";
+                if (access(image, R_OK) < 0)
+                        return;
+        }
+        if (spawn_capture((char *[]) { (char *) tool, image, NULL }, 64 * 1024 * 1024, &out) != 0)
+                return;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != KIND_MODULES || a->verb != VERB_BLACKLIST ||
+                    (a->state != STATE_CHANGE && a->state != STATE_UNCHANGED))
+                        continue;
+                _cleanup_free_ char *dash = xstrdup(a->target);
+                for (char *c = dash; *c; c++)
+                        if (*c == '_')
+                                *c = '-';
+                _cleanup_free_ char *k1 = xasprintf("/%s.ko", a->target), *k2 = xasprintf("/%s.ko", dash);
+                if (strstr(out, k1) || strstr(out, k2))
+                        action_set_reason(a, "%s loads it before this blacklist is read: rebuild it "
+                                          "(update-initramfs -u, or dracut -f)", image);
+        }
+}
+
 static bool planned(const Plan *plan, Verb verb, const char *name) {
         for (size_t i = 0; i < plan->n_actions; i++)
                 if (plan->actions[i]->kind == KIND_MODULES && plan->actions[i]->verb == verb &&
@@ -128,6 +367,13 @@ static int modules_probe(Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **existing = NULL;
         ModuleIndex ix = {};
         int r;
+
+        if (ctx->policy->module_unload && !ctx->offline) {
+                r = kmod_get(ctx);
+                if (r < 0)
+                        return r;
+                probe_unload(ctx, plan);
+        }
 
         if (!ctx->policy->module_blacklist)
                 return 0;
@@ -161,11 +407,14 @@ static int modules_probe(Context *ctx, Plan *plan) {
         }
 
         module_index_done(&ix);
+        if (!ctx->offline)
+                probe_initramfs(ctx, plan);
         return 0;
 }
 
 static int modules_apply(Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **lines = NULL;
+        int ret;
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 Action *a = plan->actions[i];
@@ -177,7 +426,33 @@ static int modules_apply(Context *ctx, Plan *plan) {
                 strv_push(&lines, install_line(a->target));
         }
 
-        return conffile_apply(ctx, plan, KIND_MODULES, VERB_BLACKLIST, MODPROBE_CONF, lines);
+        /* The blacklist is persisted before anything is unloaded, so that nothing (udev's
+         * coldplug included) loads a module back in the same boot. */
+        ret = conffile_apply(ctx, plan, KIND_MODULES, VERB_BLACKLIST, MODPROBE_CONF, lines);
+
+        for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
+                Action *a = plan->actions[i];
+                _cleanup_kmod_module_ struct kmod_module *mod = NULL;
+                int r;
+
+                if (a->kind != KIND_MODULES || a->verb != VERB_UNLOAD || !action_begin(ctx, plan, a))
+                        continue;
+
+                r = kmod_module_new_from_name(ctx->kmod, a->target, &mod);
+                if (r >= 0)
+                        r = kmod_module_remove_module(mod, 0);  /* never KMOD_REMOVE_FORCE */
+                if (r == -ENOENT) {
+                        action_set_reason(a, "already unloaded");
+                        r = 0;
+                } else if (r == -EBUSY || r == -EAGAIN)
+                        action_set_reason(a, "in use");
+                else if (r == -EPERM)
+                        action_set_reason(a, "not permitted (CAP_SYS_MODULE needed, or module unloading disabled)");
+                if (r < 0)
+                        RET_GATHER(ret, log_error_errno(r, "Failed to unload %s: %m", a->target));
+                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+        }
+        return ret;
 }
 
 const KindOps modules_ops = {

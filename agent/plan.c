@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <libkmod.h>
 #include <stdarg.h>
+#include <systemd/sd-bus.h>
 
 #include "macro.h"
 #include "plan.h"
@@ -165,4 +167,12 @@ int plan_apply(Context *ctx, Plan *plan) {
                 if (ctx->kinds & (1u << k))
                         RET_GATHER(ret, kind_ops[k]->apply(ctx, plan));
         return ret;
+}
+
+void context_done(Context *ctx) {
+        ctx->bus = sd_bus_flush_close_unref(ctx->bus);
+        ctx->kmod = kmod_unref(ctx->kmod);
+        if (ctx->root_fd >= 0)
+                close(ctx->root_fd);
+        ctx->root_fd = -1;
 }

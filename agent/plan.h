@@ -72,6 +72,9 @@ typedef struct Plan {
         bool stopped;      /* OnFailure=stop hit a failure */
 } Plan;
 
+typedef struct sd_bus sd_bus;
+struct kmod_ctx;
+
 typedef struct Context {
         int root_fd;            /* the tree: "/" on the live system, DIR with --root */
         const char *root;       /* its path, for mount tables and messages */
@@ -79,7 +82,13 @@ typedef struct Context {
         bool dry_run;           /* stop just before each change */
         unsigned kinds;         /* bit mask of Kind to act on */
         const Policy *policy;
+
+        /* Live backends, connected on first use. */
+        sd_bus *bus;
+        struct kmod_ctx *kmod;
 } Context;
+
+void context_done(Context *ctx);
 
 /* One executor per kind: probe fills the plan with its actions; apply carries them out
  * (when ctx->dry_run it walks the same code and stops just before each change). */

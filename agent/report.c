@@ -182,15 +182,28 @@ void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *i
                 if (!(ctx->kinds & (1u << k)))
                         continue;
                 report_totals(plan, k, &t);
-                fprintf(f, "  %-8s %3" PRIu64 " done, %3" PRIu64 " unchanged, %3" PRIu64 " skipped, %3" PRIu64
+                /* In a dry run the actions to change are the pending ones. */
+                uint64_t changed = ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE];
+                fprintf(f, "  %-8s %3" PRIu64 " %s, %3" PRIu64 " unchanged, %3" PRIu64 " skipped, %3" PRIu64
                         " protected, %3" PRIu64 " failed",
-                        kind_to_string(k), t.n[OUTCOME_DONE], t.n[OUTCOME_UNCHANGED], t.n[OUTCOME_SKIPPED],
-                        t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED]);
-                if (t.n[OUTCOME_PENDING])
+                        kind_to_string(k), changed, ctx->dry_run ? "to change" : "done",
+                        t.n[OUTCOME_UNCHANGED], t.n[OUTCOME_SKIPPED], t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED]);
+                if (!ctx->dry_run && t.n[OUTCOME_PENDING])
                         fprintf(f, ", %" PRIu64 " not reached", t.n[OUTCOME_PENDING]);
                 if (k == KIND_FILES) {
-                        _cleanup_free_ char *b = format_bytes(t.bytes_freed);
-                        fprintf(f, "; %" PRIu64 " files, %" PRIu64 " directories, %s freed", t.files, t.dirs, b);
+                        uint64_t bytes = 0, files = 0, dirs = 0;
+                        for (size_t i = 0; i < plan->n_actions; i++) {
+                                const Action *a = plan->actions[i];
+                                if (a->kind == KIND_FILES &&
+                                    a->outcome == (ctx->dry_run ? OUTCOME_PENDING : OUTCOME_DONE)) {
+                                        bytes += a->bytes;
+                                        files += a->n_files;
+                                        dirs += a->n_dirs;
+                                }
+                        }
+                        _cleanup_free_ char *b = format_bytes(bytes);
+                        fprintf(f, "; %" PRIu64 " files, %" PRIu64 " directories, %s %s", files, dirs, b,
+                                ctx->dry_run ? "to free" : "freed");
                 }
                 fputc('\n', f);
         }

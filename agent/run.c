@@ -166,9 +166,13 @@ static int open_root(Context *ctx, char **ret_root) {
         int fd;
 
         if (!arg_root) {
-                /* The live backends (D-Bus, libkmod, /proc) are not in this build yet: refuse
-                 * rather than half-apply a policy to the running system. */
-                return log_error_errno(-EOPNOTSUPP, "Applying to the running system is not supported yet; use --root=DIR.");
+                fd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(negative_errno(), "Cannot open /: %m");
+                ctx->root_fd = fd;
+                ctx->offline = false;
+                *ret_root = xstrdup("/");
+                return 0;
         }
 
         canonical = realpath(arg_root, NULL);
@@ -289,8 +293,7 @@ int run(int argc, char *argv[]) {
 finish:
         plan_done(&plan);
         policy_done(&policy);
-        if (ctx.root_fd >= 0)
-                close(ctx.root_fd);
+        context_done(&ctx);
         strv_free(arg_policy);
         free(arg_root);
         return ret;

@@ -1,8 +1,55 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+
 #include "conffile.h"
+#include "fs-util.h"
+#include "log.h"
 #include "macro.h"
 #include "settings.h"
 #include "strv.h"
+
+#define SAVED_DIR "/var/lib/dpuos-trim/saved"
+
+/* Values as the kernel prints them and as a policy writes them compare equal when they differ
+ * only in white space ("4\t4\t1\t7" and "4 4 1 7"); a sysfs choice list "always [never]"
+ * stands for the selected entry. */
+static char *normalize_value(const char *v) {
+        const char *open = strchr(v, '['), *close = open ? strchr(open, ']') : NULL;
+        char *r, *p;
+        bool space = false;
+
+        if (open && close && !strchr(close + 1, '['))
+                return xstrndup(open + 1, close - open - 1);
+
+        r = p = xmalloc(strlen(v) + 1);
+        for (; *v; v++) {
+                if (isspace((unsigned char) *v)) {
+                        space = p > r;
+                        continue;
+                }
+                if (space)
+                        *p++ = ' ';
+                space = false;
+                *p++ = *v;
+        }
+        *p = 0;
+        return r;
+}
+
+static bool live_differs(const Action *a) {
+        _cleanup_free_ char *have = NULL, *want = NULL;
+
+        if (!a->old_value)
+                return false;
+        have = normalize_value(a->old_value);
+        want = normalize_value(a->value);
+        return !streq(have, want);
+}
+
+static char *saved_path(const SettingsKind *sk) {
+        return xasprintf(SAVED_DIR "/%s.conf", sk->kind == KIND_SYSCTL ? "sysctl" : "sysfs");
+}
 
 int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **existing = NULL;
@@ -16,22 +63,143 @@ int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
 
         settings = sk->settings(ctx->policy, &n);
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *line = sk->conf_line(&settings[i]);
-                Action *a = plan_add(plan, sk->kind, VERB_SET, settings[i].key,
-                                     strv_contains(existing, line) ? STATE_UNCHANGED : STATE_CHANGE);
-                a->value = xstrdup(settings[i].value);
+                const Setting *s = &settings[i];
+                _cleanup_free_ char *line = sk->conf_line(s), *live = NULL, *current = NULL;
+                bool persisted = strv_contains(existing, line);
+                Action *a = plan_add(plan, sk->kind, VERB_SET, s->key, persisted ? STATE_UNCHANGED : STATE_CHANGE);
+
+                a->value = xstrdup(s->value);
+                if (ctx->offline)
+                        continue;
+
+                live = sk->live_path(s);
+                r = read_file_host(live, 64 * 1024, &current);
+                if (r == -ENOENT) {
+                        a->state = s->ignore_missing ? STATE_SKIP : STATE_IMPOSSIBLE;
+                        action_set_reason(a, "%s does not exist on this kernel%s", live,
+                                          s->ignore_missing ? " (optional)" : "");
+                        continue;
+                }
+                if (r < 0) {
+                        a->state = STATE_IMPOSSIBLE;
+                        action_set_reason(a, "cannot read %s: %s", live, strerror(-r));
+                        continue;
+                }
+                current[strcspn(current, "\n")] = 0;
+                a->old_value = TAKE_PTR(current);
+                if (live_differs(a))
+                        a->state = STATE_CHANGE;
         }
         return 0;
+}
+
+/* The value found before the first change is what --revert restores: a later run never
+ * overwrites it with a value dpuos-trim itself wrote. */
+static int save_old_values(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        _cleanup_free_ char *path = saved_path(sk), *content = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        size_t len = 0;
+        bool added = false;
+        int r;
+
+        r = conffile_read(ctx, path, &lines);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != sk->kind || a->state != STATE_CHANGE || !live_differs(a))
+                        continue;
+                _cleanup_free_ char *prefix = xasprintf("%s = ", a->target);
+                bool have = false;
+                STRV_FOREACH(l, lines)
+                        if (startswith(*l, prefix))
+                                have = true;
+                if (!have) {
+                        strv_push(&lines, xasprintf("%s%s", prefix, a->old_value));
+                        added = true;
+                }
+        }
+        if (!added)
+                return 0;
+
+        STRV_FOREACH(l, lines)
+                len += strlen(*l) + 1;
+        content = xmalloc(len + 1);
+        content[0] = 0;
+        for (char *p = content, **l = lines; l && *l; l++)
+                p = stpcpy(stpcpy(p, *l), "\n");
+        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
+        return r < 0 ? r : 0;
+}
+
+static int write_live(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        size_t n = strlen(value);
+
+        if (fd < 0)
+                return negative_errno();
+        ssize_t k = write(fd, value, n);
+        if (k < 0)
+                return negative_errno();
+        return (size_t) k == n ? 0 : -EIO;
+}
+
+static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        const Setting *settings;
+        size_t n;
+        int ret = 0, r;
+
+        settings = sk->settings(ctx->policy, &n);
+
+        if (!ctx->dry_run) {
+                r = save_old_values(sk, ctx, plan);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to save the old %s values: %m; changing none",
+                                               kind_to_string(sk->kind));
+        }
+
+        for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != sk->kind || a->verb != VERB_SET || !live_differs(a) || !action_begin(ctx, plan, a))
+                        continue;
+
+                const Setting *s = NULL;
+                for (size_t k = 0; k < n; k++)
+                        if (streq(settings[k].key, a->target))
+                                s = &settings[k];
+                if (!s)
+                        continue;
+
+                _cleanup_free_ char *path = sk->live_path(s);
+                r = write_live(path, a->value);
+                if (r == -EROFS)
+                        action_set_reason(a, "%s is read-only here (a container's /proc/sys?)", path);
+                else if (r == -EINVAL)
+                        action_set_reason(a, "the kernel refused the value");
+                else if (r == -EACCES || r == -EPERM)
+                        action_set_reason(a, "not permitted to write %s", path);
+                if (r < 0) {
+                        RET_GATHER(ret, log_error_errno(r, "Failed to set %s: %m", a->target));
+                        plan_settle(ctx, plan, a, OUTCOME_FAILED, r);
+                }
+        }
+        return ret;
 }
 
 int settings_apply(const SettingsKind *sk, Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **lines = NULL;
         const Setting *settings;
         size_t n;
+        int ret = 0;
+
+        if (!ctx->offline)
+                ret = apply_live(sk, ctx, plan);
 
         settings = sk->settings(ctx->policy, &n);
         for (size_t i = 0; i < n; i++)
                 strv_push(&lines, sk->conf_line(&settings[i]));
 
-        return conffile_apply(ctx, plan, sk->kind, VERB_SET, sk->conf_path, lines);
+        RET_GATHER(ret, conffile_apply(ctx, plan, sk->kind, VERB_SET, sk->conf_path, lines));
+        return ret;
 }

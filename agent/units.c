@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "bus.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "log.h"
@@ -10,6 +12,8 @@
 #include "strv.h"
 
 #define MASK_DIR "/etc/systemd/system"
+#define STOP_TIMEOUT_USEC (90ULL * 1000000ULL)
+#define RELOAD_TIMEOUT_USEC (180ULL * 1000000ULL)
 
 /* The unit search path of the system manager, highest priority first (systemd.unit(5)). On
  * merged-/usr systems /lib is /usr/lib; names found twice are listed once. */
@@ -109,6 +113,73 @@ static void probe_triggers(Context *ctx, Plan *plan, char **installed, const cha
         }
 }
 
+static int unit_object(sd_bus *bus, const char *unit, bool load, char **ret_path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, load ? "LoadUnit" : "GetUnit",
+                               &error, &reply, "s", unit);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        *ret_path = xstrdup(path);
+        return 0;
+}
+
+/* The manager knows what triggers a unit (TriggeredBy=), including sockets and timers with
+ * other names than the service's. */
+static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, const char *unit) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_strv_free_ char **triggers = NULL;
+
+        if (unit_object(ctx->bus, unit, true, &path) < 0)
+                return;
+        if (sd_bus_get_property_strv(ctx->bus, SYSTEMD_DEST, path, SYSTEMD_UNIT, "TriggeredBy", &error, &triggers) < 0)
+                return;
+        STRV_FOREACH(t, triggers) {
+                if (unit_planned(plan, *t) || unit_kept(ctx->policy, *t) || !strv_contains(installed, *t))
+                        continue;
+                Action *a = probe_mask(ctx, plan, installed, *t);
+                if (!a->reason)
+                        action_set_reason(a, "triggers %s", unit);
+        }
+}
+
+static char *unit_active_state(Context *ctx, const char *unit) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        char *state = NULL;
+
+        /* A unit the manager has not loaded is not running. */
+        if (unit_object(ctx->bus, unit, false, &path) < 0)
+                return xstrdup("inactive");
+        if (sd_bus_get_property_string(ctx->bus, SYSTEMD_DEST, path, SYSTEMD_UNIT, "ActiveState", &error, &state) < 0)
+                return xstrdup("unknown");
+        return state;
+}
+
+static void probe_stops(Context *ctx, Plan *plan) {
+        size_t n = plan->n_actions;
+
+        for (size_t i = 0; i < n; i++) {
+                Action *m = plan->actions[i];
+                if (m->kind != KIND_UNITS || m->verb != VERB_MASK ||
+                    (m->state != STATE_CHANGE && m->state != STATE_UNCHANGED))
+                        continue;
+
+                _cleanup_free_ char *state = unit_active_state(ctx, m->target);
+                bool running = streq(state, "active") || streq(state, "activating") ||
+                               streq(state, "reloading") || streq(state, "deactivating");
+                Action *a = plan_add(plan, KIND_UNITS, VERB_STOP, m->target, running ? STATE_CHANGE : STATE_UNCHANGED);
+                a->old_value = TAKE_PTR(state);
+        }
+}
+
 static void probe_one(Context *ctx, Plan *plan, char **installed, const char *unit) {
         if (unit_planned(plan, unit))
                 return;
@@ -119,15 +190,27 @@ static void probe_one(Context *ctx, Plan *plan, char **installed, const char *un
         }
         probe_mask(ctx, plan, installed, unit);
         probe_triggers(ctx, plan, installed, unit);
+        if (ctx->bus)
+                probe_live_triggers(ctx, plan, installed, unit);
 }
 
 static int units_probe(Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **installed = NULL;
+        int r;
 
         if (!ctx->policy->unit_mask)
                 return 0;
 
         list_unit_files(ctx, &installed);
+
+        if (!ctx->offline && !ctx->bus) {
+                r = bus_connect_systemd(&ctx->bus);
+                if (r < 0) {
+                        Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, "*", STATE_IMPOSSIBLE);
+                        action_set_reason(a, "cannot connect to the system manager: %s", strerror(-r));
+                        return r;
+                }
+        }
 
         STRV_FOREACH(pattern, ctx->policy->unit_mask) {
                 if (!string_is_glob(*pattern)) {
@@ -138,28 +221,205 @@ static int units_probe(Context *ctx, Plan *plan) {
                         if (glob_match_name(*pattern, *u) && !unit_kept(ctx->policy, *u))
                                 probe_one(ctx, plan, installed, *u);
         }
+
+        if (ctx->bus && ctx->policy->unit_stop)
+                probe_stops(ctx, plan);
         return 0;
 }
 
+static int mask_offline(Context *ctx, Action *a) {
+        _cleanup_free_ char *path = path_join(MASK_DIR, a->target);
+        int r;
+
+        r = symlink_in_root(ctx->root_fd, "/dev/null", path);
+        if (r == -EEXIST)
+                action_set_reason(a, "%s appeared after the plan was made; left alone", path);
+        return r;
+}
+
+/* One unit per call: a call with several names that fails on one has written the others'
+ * masks without reporting them. */
+static int mask_live(Context *ctx, Action *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *type, *path, *source;
+        bool linked = false;
+        int r;
+
+        r = sd_bus_message_new_method_call(ctx->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "MaskUnitFiles");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, (char *[]) { a->target, NULL });
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "bb", false, false);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(ctx->bus, m, 0, &error, &reply);
+        if (r < 0) {
+                action_set_reason(a, "MaskUnitFiles: %s", bus_error_message(&error, r));
+                return r;
+        }
+
+        r = sd_bus_message_enter_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(sss)", &type, &path, &source)) > 0) {
+                log_debug("%s: %s %s -> %s", a->target, type, path, source);
+                if (streq(type, "symlink") && streq(source, "/dev/null"))
+                        linked = true;
+        }
+        if (r < 0)
+                return r;
+
+        /* No change entry: the manager found the mask already in place. */
+        if (!linked)
+                action_set_reason(a, "already masked when applied");
+        return 0;
+}
+
+static int daemon_reload(Context *ctx) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(ctx->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload");
+        if (r < 0)
+                return r;
+        r = sd_bus_call(ctx->bus, m, RELOAD_TIMEOUT_USEC, &error, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to reload the system manager: %s", bus_error_message(&error, r));
+        return 0;
+}
+
+typedef struct StopJob {
+        Action *action;
+        char *job;
+        char *result;   /* from JobRemoved, NULL while running */
+} StopJob;
+
+typedef struct StopJobs {
+        StopJob *jobs;
+        size_t n;
+} StopJobs;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        StopJobs *sj = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0)
+                return 0;
+        for (size_t i = 0; i < sj->n; i++)
+                if (streq(sj->jobs[i].job, job) && !sj->jobs[i].result)
+                        sj->jobs[i].result = xstrdup(result);
+        return 0;
+}
+
+static bool jobs_pending(const StopJobs *sj) {
+        for (size_t i = 0; i < sj->n; i++)
+                if (!sj->jobs[i].result)
+                        return true;
+        return false;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Queue every stop job first, then wait for all their JobRemoved signals, subscribed before
+ * the first call so that no signal is missed. */
+static int stop_units(Context *ctx, Plan *plan) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        StopJobs sj = {};
+        uint64_t deadline;
+        int ret = 0, r;
+
+        r = sd_bus_match_signal(ctx->bus, &slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
+                                on_job_removed, &sj);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(ctx->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", NULL, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                Action *a = plan->actions[i];
+                const char *job;
+
+                if (a->kind != KIND_UNITS || a->verb != VERB_STOP || !action_begin(ctx, plan, a))
+                        continue;
+                r = sd_bus_call_method(ctx->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
+                                       &error, &reply, "ss", a->target, "replace");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "o", &job);
+                if (r < 0) {
+                        action_set_reason(a, "StopUnit: %s", bus_error_message(&error, r));
+                        RET_GATHER(ret, r);
+                        plan_settle(ctx, plan, a, OUTCOME_FAILED, r);
+                        continue;
+                }
+                sj.jobs = xrealloc(sj.jobs, (sj.n + 1) * sizeof(StopJob));
+                sj.jobs[sj.n++] = (StopJob) { .action = a, .job = xstrdup(job) };
+        }
+
+        deadline = now_usec() + STOP_TIMEOUT_USEC;
+        while (jobs_pending(&sj) && now_usec() < deadline) {
+                r = sd_bus_process(ctx->bus, NULL);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        (void) sd_bus_wait(ctx->bus, deadline - now_usec());
+        }
+
+        for (size_t i = 0; i < sj.n; i++) {
+                StopJob *j = &sj.jobs[i];
+                bool ok = j->result && streq(j->result, "done");
+                if (!ok) {
+                        action_set_reason(j->action, "stop job %s", j->result ?: "timed out");
+                        RET_GATHER(ret, -EIO);
+                }
+                plan_settle(ctx, plan, j->action, ok ? OUTCOME_DONE : OUTCOME_FAILED, ok ? 0 : -EIO);
+                free(j->job);
+                free(j->result);
+        }
+        free(sj.jobs);
+        return ret;
+}
+
 static int units_apply(Context *ctx, Plan *plan) {
+        unsigned masked = 0;
         int ret = 0;
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
-                _cleanup_free_ char *path = NULL;
                 int r;
 
-                if (a->kind != KIND_UNITS || !action_begin(ctx, plan, a))
+                if (a->kind != KIND_UNITS || a->verb != VERB_MASK || !action_begin(ctx, plan, a))
                         continue;
 
-                path = path_join(MASK_DIR, a->target);
-                r = symlink_in_root(ctx->root_fd, "/dev/null", path);
-                if (r == -EEXIST)
-                        action_set_reason(a, "%s appeared after the plan was made; left alone", path);
+                r = ctx->offline ? mask_offline(ctx, a) : mask_live(ctx, a);
                 if (r < 0)
-                        RET_GATHER(ret, log_error_errno(r, "Failed to mask %s: %m", a->target));
+                        RET_GATHER(ret, log_error_errno(r, "Failed to mask %s: %s", a->target,
+                                                        a->reason ?: strerror(-r)));
+                else
+                        masked++;
                 plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
         }
+
+        if (ctx->offline || !ctx->bus)
+                return ret;
+
+        /* One reload for the whole run, whatever the number of units. */
+        if (masked > 0)
+                RET_GATHER(ret, daemon_reload(ctx));
+
+        /* Stop actions exist only with Stop=yes; in a dry run action_begin() holds them. */
+        RET_GATHER(ret, stop_units(ctx, plan));
         return ret;
 }
 

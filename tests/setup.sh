@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building dpuos-trim and running every test needs on Debian 12 (as root).
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+packages=(
+        # build
+        meson ninja-build gcc pkg-config scdoc
+        libsystemd-dev libkmod-dev libmount-dev libinih-dev libcap-dev
+        # the real tools the tests read the agent's output back with
+        systemd kmod procps util-linux jq
+        # container and VM rigs
+        mmdebstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "setup: missing packages: ${missing[*]} (run as root to install them)" >&2
+                exit 1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -330,6 +330,7 @@ static bool take(Walk *w, int dir_fd, const char *name, const struct stat *st) {
                 note_failure(w, r, dir ? "cannot remove directory" : "cannot remove");
                 return false;
         }
+        test_kill_point();
         if (dir || st->st_nlink <= 1)
                 w->action->bytes += bytes;
         if (dir)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <libkmod.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <systemd/sd-bus.h>
 
@@ -138,7 +139,22 @@ int plan_build(Context *ctx, Plan *plan) {
         return ret;
 }
 
+void test_kill_point(void) {
+        static long remaining = -1;
+
+        if (remaining == -1) {
+                const char *e = getenv("DPUOS_TRIM_TEST_KILL_AT");
+                remaining = e ? strtol(e, NULL, 10) : 0;
+                if (remaining <= 0)
+                        remaining = -2;
+        }
+        if (remaining > 0 && --remaining == 0)
+                raise(SIGKILL);
+}
+
 bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error) {
+        if (outcome == OUTCOME_DONE)
+                test_kill_point();
         a->outcome = outcome;
         a->error = error;
         if (outcome == OUTCOME_FAILED && !a->reason && error < 0)

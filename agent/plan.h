@@ -117,6 +117,11 @@ int plan_apply(Context *ctx, Plan *plan);
  * run to end now. */
 bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error);
 
+/* Test hook: with $DPUOS_TRIM_TEST_KILL_AT=N the process kills itself with SIGKILL at its
+ * Nth step (an action done, or one file removed), so that tests can interrupt a run at any
+ * point and prove the next run converges. */
+void test_kill_point(void);
+
 /* The outcome a probe state leads to without any change being made. */
 Outcome state_to_outcome(State s);
 

@@ -545,30 +545,42 @@ static int source_cmp(const void *a, const void *b) {
         return strcmp(((const Source *) a)->basename, ((const Source *) b)->basename);
 }
 
+static int add_host_paths(Policy *p, Source **s, size_t *n, char * const *paths) {
+        int r = 0;
+
+        STRV_FOREACH(path, paths) {
+                struct stat st;
+
+                if (stat(*path, &st) < 0) {
+                        strv_push(&p->errors, xasprintf("%s: cannot read policy: %s", *path, strerror(errno)));
+                        r = -EINVAL;
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        int fd = open(*path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+                        if (fd < 0 || scan_dir(s, n, fd, *path, "", false) < 0) {
+                                strv_push(&p->errors, xasprintf("%s: cannot read policy directory: %s", *path, strerror(errno)));
+                                r = -EINVAL;
+                        }
+                } else
+                        add_source(s, n, *path, *path, false, false);
+        }
+        return r;
+}
+
 int policy_load(Policy *p, int root_fd, const char *root_display, char * const *explicit) {
+        return policy_load_extra(p, root_fd, root_display, explicit, NULL);
+}
+
+int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * const *explicit, char * const *extra) {
         Source *s = NULL;
         size_t n = 0;
         int r = 0;
 
-        if (explicit) {
-                STRV_FOREACH(path, explicit) {
-                        struct stat st;
-
-                        if (stat(*path, &st) < 0) {
-                                strv_push(&p->errors, xasprintf("%s: cannot read policy: %s", *path, strerror(errno)));
-                                r = -EINVAL;
-                                continue;
-                        }
-                        if (S_ISDIR(st.st_mode)) {
-                                int fd = open(*path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-                                if (fd < 0 || scan_dir(&s, &n, fd, *path, "", false) < 0) {
-                                        strv_push(&p->errors, xasprintf("%s: cannot read policy directory: %s", *path, strerror(errno)));
-                                        r = -EINVAL;
-                                }
-                        } else
-                                add_source(&s, &n, *path, *path, false, false);
-                }
-        } else
+        if (explicit)
+                r = add_host_paths(p, &s, &n, explicit);
+        else {
+                r = add_host_paths(p, &s, &n, extra);
                 for (const char * const *dir = policy_search_dirs; *dir; dir++) {
                         int fd = open_in_root(root_fd, *dir, O_DIRECTORY | O_RDONLY, 0);
                         if (fd == -ENOENT || fd == -ENOTDIR)
@@ -579,6 +591,7 @@ int policy_load(Policy *p, int root_fd, const char *root_display, char * const *
                                 r = -EINVAL;
                         }
                 }
+        }
 
         qsort(s, n, sizeof(Source), source_cmp);
 

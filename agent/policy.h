@@ -47,6 +47,10 @@ extern const char * const policy_search_dirs[];
  * another -errno when a file could not be read. */
 int policy_load(Policy *p, int root_fd, const char *root_display, char * const *explicit);
 
+/* The same, with extra host paths (the kernel command line's dpuos_trim.policy=) searched
+ * before the search path, at the highest priority. */
+int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * const *explicit, char * const *extra);
+
 /* Parses one policy file's text into p (merging with what p holds). name is used in error
  * messages. Exposed for the unit tests and the fuzzer. */
 int policy_parse_string(Policy *p, const char *name, const char *text);

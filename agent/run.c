@@ -4,18 +4,23 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "fs-util.h"
+#include "journal.h"
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
 #include "policy.h"
+#include "proc-cmdline.h"
 #include "report.h"
 #include "run.h"
 #include "strv.h"
 
 #define ALL_KINDS ((1u << _KIND_MAX) - 1)
+#define STAMP_PATH "/etc/dpuos-trim/applied"
 
 static bool arg_dry_run = false;
 static bool arg_check = false;
+static bool arg_firstboot = false;
 static bool arg_json = false;
 static bool arg_quiet = false;
 static int arg_verbose = 0;
@@ -38,6 +43,10 @@ static void help(void) {
                "     --policy=PATH    Use this policy file or directory instead of the search\n"
                "                      path (repeatable; earlier ones win a shared file name)\n"
                "     --only=KINDS     Limit to some of units,modules,sysctl,sysfs,files\n"
+               "     --firstboot      The first-boot service's mode: do nothing once the stamp\n"
+               "                      /etc/dpuos-trim/applied exists, follow the kernel command\n"
+               "                      line (dpuos_trim=0|dry-run, dpuos_trim.policy=PATH), and\n"
+               "                      write the stamp after a run without failures\n"
                "     --json           Machine-readable output (plan, report)\n"
                "  -v --verbose        Also print every action and debug messages\n"
                "  -q --quiet          Print only errors\n"
@@ -76,6 +85,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_POLICY,
                 ARG_ONLY,
                 ARG_JSON,
+                ARG_FIRSTBOOT,
                 ARG_VERSION,
         };
         static const struct option options[] = {
@@ -85,6 +95,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "policy",  required_argument, NULL, ARG_POLICY  },
                 { "only",    required_argument, NULL, ARG_ONLY    },
                 { "json",    no_argument,       NULL, ARG_JSON    },
+                { "firstboot", no_argument,     NULL, ARG_FIRSTBOOT },
                 { "verbose", no_argument,       NULL, 'v'         },
                 { "quiet",   no_argument,       NULL, 'q'         },
                 { "help",    no_argument,       NULL, 'h'         },
@@ -127,6 +138,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+                case ARG_FIRSTBOOT:
+                        arg_firstboot = true;
+                        break;
                 case 'v':
                         arg_verbose++;
                         break;
@@ -143,6 +157,8 @@ static int parse_argv(int argc, char *argv[]) {
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'. See --help.", argv[optind]);
         if (arg_dry_run && arg_check)
                 return log_error_errno(-EINVAL, "--dry-run and --check cannot be combined.");
+        if (arg_firstboot && (arg_check || arg_policy))
+                return log_error_errno(-EINVAL, "--firstboot takes its policy from the search path and the kernel command line.");
         return 1;
 }
 
@@ -159,6 +175,30 @@ static void raise_nofile(void) {
                 rl.rlim_cur = rl.rlim_max;
                 (void) setrlimit(RLIMIT_NOFILE, &rl);
         }
+}
+
+/* Test hook: with $DPUOS_TRIM_TEST_PAUSE=FIFO the run stops between plan and apply until
+ * something is written to FIFO, so that tests can change the tree under a made plan. */
+static void test_pause_point(void) {
+        const char *fifo = getenv("DPUOS_TRIM_TEST_PAUSE");
+        char c;
+
+        if (!fifo)
+                return;
+        int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) read(fd, &c, 1);
+                close(fd);
+        }
+}
+
+static int write_stamp(const Context *ctx) {
+        _cleanup_free_ char *content = xasprintf("# dpuos-trim applied policy \"%s\"; delete this file to run it again at the next boot.\n",
+                                                 ctx->policy->name ?: "unnamed");
+        int r = write_file_atomic_in_root(ctx->root_fd, STAMP_PATH, content, 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the stamp %s: %m", STAMP_PATH);
+        return 0;
 }
 
 static int open_root(Context *ctx, char **ret_root) {
@@ -190,6 +230,7 @@ static int open_root(Context *ctx, char **ret_root) {
 
 int run(int argc, char *argv[]) {
         _cleanup_free_ char *root = NULL;
+        _cleanup_strv_free_ char **cmdline_policies = NULL;
         Policy policy = {};
         Plan plan = {};
         Context ctx = { .root_fd = -1 };
@@ -223,7 +264,28 @@ int run(int argc, char *argv[]) {
         ctx.kinds = arg_kinds;
         ctx.policy = &policy;
 
-        r = policy_load(&policy, ctx.root_fd, streq(root, "/") ? NULL : root, arg_policy);
+        if (arg_firstboot) {
+                FirstbootMode mode;
+
+                if (faccessat(ctx.root_fd, STAMP_PATH + 1, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                        log_info("%s exists: the policy was applied already, nothing to do.", STAMP_PATH);
+                        goto finish;
+                }
+                r = proc_cmdline_firstboot(&mode, &cmdline_policies);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot read the kernel command line, ignoring: %m");
+                else if (mode == FIRSTBOOT_SKIP) {
+                        log_notice("dpuos_trim=0 on the kernel command line: skipping this boot.");
+                        goto finish;
+                } else if (mode == FIRSTBOOT_DRY_RUN) {
+                        log_notice("dpuos_trim=dry-run on the kernel command line: logging the plan, changing nothing.");
+                        arg_dry_run = true;
+                        ctx.dry_run = true;
+                        info.mode = "dry-run";
+                }
+        }
+
+        r = policy_load_extra(&policy, ctx.root_fd, streq(root, "/") ? NULL : root, arg_policy, cmdline_policies);
         if (r < 0) {
                 STRV_FOREACH(e, policy.errors)
                         fprintf(stderr, "%s\n", *e);
@@ -253,6 +315,8 @@ int run(int argc, char *argv[]) {
                 info.kind_seconds[k] = now(CLOCK_MONOTONIC) - tk;
         }
 
+        test_pause_point();
+
         for (Kind k = 0; k < _KIND_MAX && !plan.stopped; k++) {
                 double tk = now(CLOCK_MONOTONIC);
                 if (ctx.kinds & (1u << k)) {
@@ -263,6 +327,9 @@ int run(int argc, char *argv[]) {
                 info.kind_seconds[k] += now(CLOCK_MONOTONIC) - tk;
         }
         info.duration = now(CLOCK_MONOTONIC) - t0;
+
+        if (!ctx.offline && (!arg_dry_run || arg_firstboot))
+                journal_log_plan(&ctx, &plan, &info);
 
         if (arg_dry_run) {
                 if (arg_json)
@@ -287,7 +354,9 @@ int run(int argc, char *argv[]) {
         }
 
         report_totals(&plan, -1, &t);
-        if (t.n[OUTCOME_FAILED] > 0 || r < 0)
+        if (t.n[OUTCOME_FAILED] > 0 || t.n[OUTCOME_PENDING] > 0 || r < 0)
+                ret = EXIT_SOME_FAILED;
+        else if (arg_firstboot && write_stamp(&ctx) < 0)
                 ret = EXIT_SOME_FAILED;
 
 finish:

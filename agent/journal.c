@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include "journal.h"
+#include "macro.h"
+
+static int action_priority(const Action *a) {
+        switch (a->outcome) {
+        case OUTCOME_FAILED:
+                return LOG_ERR;
+        case OUTCOME_DONE:
+                return LOG_NOTICE;
+        default:
+                return LOG_INFO;
+        }
+}
+
+void journal_log_plan(const Context *ctx, const Plan *plan, const RunInfo *info) {
+        Totals t;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                const char *outcome = ctx->dry_run && a->outcome == OUTCOME_PENDING ? "planned" : outcome_to_string(a->outcome);
+
+                sd_journal_send("MESSAGE=%s %s %s: %s%s%s%s", kind_to_string(a->kind), verb_to_string(a->verb),
+                                a->target, outcome, a->reason ? " (" : "", strempty(a->reason), a->reason ? ")" : "",
+                                "MESSAGE_ID=" MESSAGE_ID_ACTION,
+                                "PRIORITY=%d", action_priority(a),
+                                "DPUOS_TRIM_MODE=%s", info->mode,
+                                "DPUOS_TRIM_KIND=%s", kind_to_string(a->kind),
+                                "DPUOS_TRIM_ACTION=%s", verb_to_string(a->verb),
+                                "DPUOS_TRIM_TARGET=%s", a->target,
+                                "DPUOS_TRIM_OUTCOME=%s", outcome,
+                                "DPUOS_TRIM_REASON=%s", strempty(a->reason),
+                                "DPUOS_TRIM_VALUE=%s", strempty(a->value),
+                                "DPUOS_TRIM_OLD_VALUE=%s", strempty(a->old_value),
+                                "DPUOS_TRIM_BYTES=%" PRIu64, a->bytes,
+                                NULL);
+        }
+
+        report_totals(plan, -1, &t);
+        sd_journal_send("MESSAGE=dpuos-trim %s policy \"%s\": %" PRIu64 " done, %" PRIu64 " unchanged, %" PRIu64
+                        " skipped, %" PRIu64 " protected, %" PRIu64 " failed; %" PRIu64 " bytes freed in %.2fs",
+                        ctx->dry_run ? "planned" : "applied", ctx->policy->name ?: "unnamed",
+                        ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE], t.n[OUTCOME_UNCHANGED],
+                        t.n[OUTCOME_SKIPPED], t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED], t.bytes_freed,
+                        info->duration,
+                        "MESSAGE_ID=" MESSAGE_ID_SUMMARY,
+                        "PRIORITY=%d", t.n[OUTCOME_FAILED] ? LOG_WARNING : LOG_NOTICE,
+                        "DPUOS_TRIM_MODE=%s", info->mode,
+                        "DPUOS_TRIM_POLICY=%s", ctx->policy->name ?: "unnamed",
+                        "DPUOS_TRIM_DONE=%" PRIu64, ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE],
+                        "DPUOS_TRIM_UNCHANGED=%" PRIu64, t.n[OUTCOME_UNCHANGED],
+                        "DPUOS_TRIM_SKIPPED=%" PRIu64, t.n[OUTCOME_SKIPPED],
+                        "DPUOS_TRIM_PROTECTED=%" PRIu64, t.n[OUTCOME_PROTECTED],
+                        "DPUOS_TRIM_FAILED=%" PRIu64, t.n[OUTCOME_FAILED],
+                        "DPUOS_TRIM_BYTES_FREED=%" PRIu64, t.bytes_freed,
+                        "DPUOS_TRIM_FILES_REMOVED=%" PRIu64, t.files,
+                        "DPUOS_TRIM_DURATION_USEC=%" PRIu64, (uint64_t) (info->duration * 1e6),
+                        NULL);
+}

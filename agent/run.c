@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "caps.h"
 #include "fs-util.h"
 #include "journal.h"
 #include "log.h"
@@ -261,6 +262,13 @@ int run(int argc, char *argv[]) {
         }
         ctx.root = root;
         ctx.dry_run = arg_dry_run;
+
+        /* Modes that only look never hold a capability that can write. A dry run asked for
+         * on the kernel command line drops them below, once that is known. */
+        if ((arg_dry_run || arg_check) && caps_drop_to_reader() < 0) {
+                ret = EXIT_INVALID;
+                goto finish;
+        }
         ctx.kinds = arg_kinds;
         ctx.policy = &policy;
 
@@ -279,6 +287,10 @@ int run(int argc, char *argv[]) {
                         goto finish;
                 } else if (mode == FIRSTBOOT_DRY_RUN) {
                         log_notice("dpuos_trim=dry-run on the kernel command line: logging the plan, changing nothing.");
+                        if (caps_drop_to_reader() < 0) {
+                                ret = EXIT_INVALID;
+                                goto finish;
+                        }
                         arg_dry_run = true;
                         ctx.dry_run = true;
                         info.mode = "dry-run";
@@ -313,6 +325,12 @@ int run(int argc, char *argv[]) {
                                 log_warning_errno(r, "Probing %s was incomplete: %m", kind_to_string(k));
                 }
                 info.kind_seconds[k] = now(CLOCK_MONOTONIC) - tk;
+        }
+
+        if (!arg_dry_run && caps_drop_for_plan(&ctx, &plan) < 0) {
+                log_error("Refusing to apply with more privilege than the plan needs; nothing was changed.");
+                ret = EXIT_SOME_FAILED;
+                goto finish;
         }
 
         test_pause_point();

@@ -205,7 +205,11 @@ static int units_probe(Context *ctx, Plan *plan) {
 
         if (!ctx->offline && !ctx->bus) {
                 r = bus_connect_systemd(&ctx->bus);
-                if (r < 0) {
+                if (r < 0 && ctx->dry_run)
+                        /* Unprivileged and before the system bus is up: plan from the unit
+                         * files alone, as offline. */
+                        log_warning_errno(r, "Cannot reach the system manager, planning units from unit files: %m");
+                else if (r < 0) {
                         Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, "*", STATE_IMPOSSIBLE);
                         action_set_reason(a, "cannot connect to the system manager: %s", strerror(-r));
                         return r;

@@ -121,6 +121,7 @@ static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix,
 }
 
 
+_printf_(6, 0)
 static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
                      const char *format, va_list args) {
         _cleanup_free_ char *msg = NULL;

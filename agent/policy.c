@@ -439,7 +439,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 1;
 }
 
-static int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t len) {
+int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t len) {
         Parser ps = {
                 .policy = p,
                 .name = name,

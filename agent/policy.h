@@ -54,6 +54,7 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
 /* Parses one policy file's text into p (merging with what p holds). name is used in error
  * messages. Exposed for the unit tests and the fuzzer. */
 int policy_parse_string(Policy *p, const char *name, const char *text);
+int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t len);
 
 void policy_done(Policy *p);
 bool policy_is_empty(const Policy *p);

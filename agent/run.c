@@ -275,7 +275,7 @@ int run(int argc, char *argv[]) {
         if (arg_firstboot) {
                 FirstbootMode mode;
 
-                if (faccessat(ctx.root_fd, STAMP_PATH + 1, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                if (faccessat(ctx.root_fd, &STAMP_PATH[1], F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
                         log_info("%s exists: the policy was applied already, nothing to do.", STAMP_PATH);
                         goto finish;
                 }

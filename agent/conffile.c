@@ -25,6 +25,14 @@ int conffile_read(Context *ctx, const char *path, char ***ret_lines) {
         return 0;
 }
 
+void conffile_probe_stale(Plan *plan, Kind kind, char **existing, char **desired) {
+        STRV_FOREACH(l, existing)
+                if (!strv_contains(desired, *l)) {
+                        Action *a = plan_add(plan, kind, VERB_DROP, *l, STATE_CHANGE);
+                        action_set_reason(a, "no longer in the policy");
+                }
+}
+
 static char *conffile_format(const Policy *policy, char **lines) {
         size_t n = 0;
         char *s, *p;
@@ -47,22 +55,26 @@ int conffile_apply(Context *ctx, Plan *plan, Kind kind, Verb verb, const char *p
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 Action *a = plan->actions[i];
-                if (a->kind == kind && a->verb == verb && action_begin(ctx, plan, a))
+                if (a->kind == kind && (a->verb == verb || a->verb == VERB_DROP) && action_begin(ctx, plan, a))
                         want = true;
         }
         if (!want)
                 return 0;
 
-        content = conffile_format(ctx->policy, lines);
-        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
+        if (lines) {
+                content = conffile_format(ctx->policy, lines);
+                r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
+        } else
+                r = unlink_in_root(ctx->root_fd, path);
         if (r < 0)
-                log_error_errno(r, "Failed to write %s: %m", path);
+                log_error_errno(r, "Failed to %s %s: %m", lines ? "write" : "remove", path);
         else
-                log_debug("Wrote %s.", path);
+                log_debug("%s %s.", lines ? "Wrote" : "Removed", path);
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 Action *a = plan->actions[i];
-                if (a->kind == kind && a->verb == verb && a->outcome == OUTCOME_PENDING && a->state == STATE_CHANGE)
+                if (a->kind == kind && (a->verb == verb || a->verb == VERB_DROP) &&
+                    a->outcome == OUTCOME_PENDING && a->state == STATE_CHANGE)
                         plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r < 0 ? r : 0);
         }
         return r < 0 ? r : 0;

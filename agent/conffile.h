@@ -9,7 +9,11 @@
 /* The lines of the file as it is now; none when it does not exist. */
 int conffile_read(Context *ctx, const char *path, char ***ret_lines);
 
-/* Writes the file atomically with exactly these lines (unless it already has them), then
- * settles every action of the kind that was to change: done, or failed with the write's
- * error. A dry run stops before the write. */
+/* Plans the removal of the lines the file has but the policy no longer asks for (one
+ * VERB_DROP action each), so that the file always says exactly what the policy says. */
+void conffile_probe_stale(Plan *plan, Kind kind, char **existing, char **desired);
+
+/* Writes the file atomically with exactly these lines (removes it when there are none),
+ * then settles every action of the kind that was to change (verb, or VERB_DROP): done, or
+ * failed with the write's error. A dry run stops before the write. */
 int conffile_apply(Context *ctx, Plan *plan, Kind kind, Verb verb, const char *path, char **lines);

@@ -22,8 +22,8 @@
 #define MAX_FAILURES_LISTED 20
 
 /* Whatever the policy says, these are never removed (DESIGN §4). The first entry, a single
- * glob segment, stands for every top-level directory; the rest are globs over in-tree
- * paths. */
+ * glob segment, stands for every top-level directory itself (not what is in it); the rest
+ * are globs over in-tree paths. */
 static const char * const protected_static[] = {
         "/*",
         "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/fstab",
@@ -39,8 +39,12 @@ static const char * const protected_static[] = {
         "/usr/lib/systemd/system/dpuos-trim*", "/lib/systemd/system/dpuos-trim*",
         "/etc/systemd/system/dpuos-trim*",
         "/usr/lib/systemd/system-generators/dpuos-trim*", "/lib/systemd/system-generators/dpuos-trim*",
-        "/etc/dpuos-trim", "/run/dpuos-trim", "/usr/local/lib/dpuos-trim", "/usr/lib/dpuos-trim",
-        "/var/lib/dpuos-trim",
+};
+
+/* These are protected with everything below them, also when a pattern starts inside. */
+static const char * const protected_trees[] = {
+        "/proc", "/sys", "/dev", "/run",
+        "/etc/dpuos-trim", "/usr/local/lib/dpuos-trim", "/usr/lib/dpuos-trim", "/var/lib/dpuos-trim",
 };
 
 typedef struct Guard {
@@ -95,6 +99,7 @@ static bool guards_match(const Guards *gs, const char *path, bool ancestors) {
 
 typedef struct Rails {
         Guards protected;
+        Guards trees;
         Guards keep;
         char **mounts;     /* mount points inside the tree, as in-tree paths, sorted */
 } Rails;
@@ -130,6 +135,8 @@ static void load_mounts(Context *ctx, char ***ret) {
 static void rails_load(Context *ctx, Rails *r) {
         for (size_t i = 0; i < ELEMENTSOF(protected_static); i++)
                 guards_add(&r->protected, protected_static[i]);
+        for (size_t i = 0; i < ELEMENTSOF(protected_trees); i++)
+                guards_add(&r->trees, protected_trees[i]);
         if (!ctx->offline) {
                 add_exe(&r->protected, "/proc/self/exe");
                 add_exe(&r->protected, "/proc/1/exe");
@@ -141,6 +148,7 @@ static void rails_load(Context *ctx, Rails *r) {
 
 static void rails_done(Rails *r) {
         guards_done(&r->protected);
+        guards_done(&r->trees);
         guards_done(&r->keep);
         strv_free(r->mounts);
 }
@@ -389,7 +397,7 @@ static bool visit(Walk *w, int dir_fd, const char *name, dev_t dev, bool matched
         if (!matched && !(S_ISDIR(st.st_mode) && glob_may_match_below(w->action->target, w->path)))
                 return false;
 
-        if (guards_match(&r->protected, w->path, false)) {
+        if (guards_match(&r->protected, w->path, false) || guards_match(&r->trees, w->path, true)) {
                 if (matched)
                         note_protected(w, "protected path");
                 return false;
@@ -397,14 +405,15 @@ static bool visit(Walk *w, int dir_fd, const char *name, dev_t dev, bool matched
         if (guards_match(&r->keep, w->path, false))
                 return false;
 
-        if (!S_ISDIR(st.st_mode))
-                return matched && take(w, dir_fd, name, &st);
-
+        /* A file can be a mount point too (a bind mount): never removed. */
         if (is_mount_point(r, dir_fd, name, w->path, &st, dev)) {
                 if (matched)
                         note_protected(w, "mount point");
                 return false;
         }
+
+        if (!S_ISDIR(st.st_mode))
+                return matched && take(w, dir_fd, name, &st);
         return visit_dir(w, dir_fd, name, &st, matched, depth);
 }
 
@@ -437,6 +446,9 @@ static int walk_pattern(Walk *w) {
         _cleanup_close_ int fd = -1;
         DirResult res = {};
         struct stat st;
+
+        if (guards_match(&w->rails->trees, dir, true))
+                return -EPERM;  /* the pattern starts inside a protected tree */
 
         fd = open_beneath_nofollow(w->ctx->root_fd, dir, O_RDONLY | O_DIRECTORY);
         if (fd == -ENOENT)
@@ -483,7 +495,10 @@ static int files_probe(Context *ctx, Plan *plan) {
                 r = walk_pattern(&w);
                 path = w.path;
                 allocated = w.allocated;
-                if (r == -ELOOP) {
+                if (r == -EPERM) {
+                        a->state = STATE_PROTECTED;
+                        action_set_reason(a, "lies inside a protected directory");
+                } else if (r == -ELOOP) {
                         a->state = STATE_IMPOSSIBLE;
                         action_set_reason(a, "its directory is reached through a symlink; name the real path");
                 } else if (r < 0) {

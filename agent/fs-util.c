@@ -269,6 +269,21 @@ int symlink_in_root(int root_fd, const char *target, const char *path) {
         return 0;
 }
 
+int unlink_in_root(int root_fd, const char *path) {
+        _cleanup_close_ int dir_fd = -1;
+        const char *name;
+
+        dir_fd = open_parent_in_root(root_fd, path, false, &name);
+        if (dir_fd == -ENOENT)
+                return 0;
+        if (dir_fd < 0)
+                return dir_fd;
+        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+                return negative_errno();
+        (void) fsync(dir_fd);
+        return 0;
+}
+
 int readlink_in_root(int root_fd, const char *path, char **ret) {
         _cleanup_close_ int dir_fd = -1;
         const char *name;

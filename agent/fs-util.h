@@ -33,6 +33,9 @@ int write_file_atomic_in_root(int root_fd, const char *path, const char *content
 /* Creates a symlink (a single atomic step), never replacing what is there: -EEXIST. */
 int symlink_in_root(int root_fd, const char *target, const char *path);
 
+/* Removes a file (never a directory), fsyncing its directory; -ENOENT counts as done. */
+int unlink_in_root(int root_fd, const char *path);
+
 /* Reads a symlink's target, without following it. */
 int readlink_in_root(int root_fd, const char *path, char **ret);
 

@@ -285,7 +285,9 @@ static void probe_unload(Context *ctx, Plan *plan) {
                         a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_SKIP);
                         action_set_reason(a, "kept by the policy (Keep=)");
                 } else if (state == KMOD_MODULE_BUILTIN) {
-                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_IMPOSSIBLE);
+                        /* Not a module on this kernel: nothing to unload, and nothing a
+                         * later boot would load either. */
+                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_SKIP);
                         action_set_reason(a, "built into the kernel: cannot be unloaded");
                 } else if (state < 0) {
                         a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_UNCHANGED);
@@ -364,6 +366,22 @@ static bool planned(const Plan *plan, Verb verb, const char *name) {
         return false;
 }
 
+/* The modprobe.d lines for every module the plan blacklists (new or already persisted). */
+static char **blacklist_lines(const Plan *plan) {
+        char **lines = NULL;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != KIND_MODULES || a->verb != VERB_BLACKLIST)
+                        continue;
+                if (a->state != STATE_CHANGE && a->state != STATE_UNCHANGED)
+                        continue;
+                strv_push(&lines, blacklist_line(a->target));
+                strv_push(&lines, install_line(a->target));
+        }
+        return lines;
+}
+
 static int modules_probe(Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **existing = NULL;
         ModuleIndex ix = {};
@@ -375,9 +393,6 @@ static int modules_probe(Context *ctx, Plan *plan) {
                         return r;
                 probe_unload(ctx, plan);
         }
-
-        if (!ctx->policy->module_blacklist)
-                return 0;
 
         r = conffile_read(ctx, MODPROBE_CONF, &existing);
         if (r < 0)
@@ -408,24 +423,18 @@ static int modules_probe(Context *ctx, Plan *plan) {
         }
 
         module_index_done(&ix);
+
+        _cleanup_strv_free_ char **desired = blacklist_lines(plan);
+        conffile_probe_stale(plan, KIND_MODULES, existing, desired);
+
         if (!ctx->offline)
                 probe_initramfs(ctx, plan);
         return 0;
 }
 
 static int modules_apply(Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_strv_free_ char **lines = blacklist_lines(plan);
         int ret;
-
-        for (size_t i = 0; i < plan->n_actions; i++) {
-                Action *a = plan->actions[i];
-                if (a->kind != KIND_MODULES || a->verb != VERB_BLACKLIST)
-                        continue;
-                if (a->state != STATE_CHANGE && a->state != STATE_UNCHANGED)
-                        continue;
-                strv_push(&lines, blacklist_line(a->target));
-                strv_push(&lines, install_line(a->target));
-        }
 
         /* The blacklist is persisted before anything is unloaded, so that nothing (udev's
          * coldplug included) loads a module back in the same boot. */

@@ -22,6 +22,7 @@ static const char * const verb_names[_VERB_MAX] = {
         [VERB_UNLOAD] = "unload",
         [VERB_SET] = "set",
         [VERB_REMOVE] = "remove",
+        [VERB_DROP] = "drop",
 };
 
 static const char * const state_names[_STATE_MAX] = {

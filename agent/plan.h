@@ -22,6 +22,7 @@ typedef enum Verb {
         VERB_UNLOAD,
         VERB_SET,
         VERB_REMOVE,
+        VERB_DROP,         /* a persisted entry the policy no longer asks for */
         _VERB_MAX,
 } Verb;
 

@@ -70,11 +70,17 @@ static Section section_from_string(const char *s) {
         return SECTION_INVALID;
 }
 
+/* inih splits a key from its value at '=' or ':', but a sysfs path may hold ':' (PCI
+ * addresses): the reader hands such colons over as this byte, and the handler turns them
+ * back. */
+#define KEY_COLON '\x01'
+
 /* Our own reader sees every physical line before inih does, so that nothing is silently
- * split or joined: a line too long for the library's buffer is an error, leading white
- * space is dropped (the library would otherwise take an indented line as the continuation
- * of the previous value), and "#" starts a comment after white space as in systemd's
- * files. Lines found wrong here reach inih as empty lines. */
+ * split or joined and nothing depends on how the library was built: a line too long for
+ * its buffer is an error, leading white space is dropped (the library would otherwise take
+ * an indented line as the continuation of the previous value), comment lines never reach
+ * it, and '#' or ';' after white space starts a comment. Lines found wrong here reach inih
+ * as empty lines. */
 static char *reader(char *buf, int num, void *stream) {
         Parser *ps = stream;
         const char *s, *eol;
@@ -95,17 +101,20 @@ static char *reader(char *buf, int num, void *stream) {
         n = eol - s;
         if (n > 0 && s[n - 1] == '\r')
                 n--;
+        strcpy(buf, "\n");
+        if (n == 0 || s[0] == '#' || s[0] == ';')
+                return buf;
+
         for (size_t i = 1; i < n; i++)
-                if (s[i] == '#' && (s[i - 1] == ' ' || s[i - 1] == '\t') && s[0] != '#' && s[0] != ';') {
+                if ((s[i] == '#' || s[i] == ';') && (s[i - 1] == ' ' || s[i - 1] == '\t')) {
                         n = i;
                         break;
                 }
         while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
                 n--;
 
-        strcpy(buf, "\n");
-        if (memchr(s, 0, n)) {
-                parser_error(ps, "line contains a NUL byte");
+        if (memchr(s, 0, n) || memchr(s, KEY_COLON, n)) {
+                parser_error(ps, "line contains a control byte (NUL or \\x01)");
                 return buf;
         }
         /* inih needs room for the line, "\r\n" and the terminating NUL. */
@@ -113,8 +122,6 @@ static char *reader(char *buf, int num, void *stream) {
                 parser_error(ps, "line is too long (%zu bytes, at most %d)", n, num - 3);
                 return buf;
         }
-        if (n == 0 || s[0] == '#' || s[0] == ';')
-                return buf;
 
         if (s[0] == '[') {
                 const char *close = memchr(s, ']', n);
@@ -134,6 +141,10 @@ static char *reader(char *buf, int num, void *stream) {
         memcpy(buf, s, n);
         buf[n] = '\n';
         buf[n + 1] = 0;
+        if (s[0] != '[')
+                for (char *c = buf; *c && *c != '='; c++)
+                        if (*c == ':')
+                                *c = KEY_COLON;
         return buf;
 }
 
@@ -375,9 +386,14 @@ static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_k
         (*list)[i].line = ps->line;
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value) {
+static int handler(void *user, const char *section, const char *raw_key, const char *value) {
         Parser *ps = user;
         Policy *p = ps->policy;
+        _cleanup_free_ char *key = xstrdup(raw_key);
+
+        for (char *c = key; *c; c++)
+                if (*c == KEY_COLON)
+                        *c = ':';
 
         switch (ps->section) {
         case SECTION_NONE:

@@ -356,6 +356,10 @@ int run(int argc, char *argv[]) {
                         report_print_table(&plan, true, stdout);
                         report_print_summary(&ctx, &plan, &info, stdout);
                 }
+                /* A plan with actions that would fail says so in its exit status too. */
+                report_totals(&plan, -1, &t);
+                if (t.n[OUTCOME_FAILED] > 0)
+                        ret = EXIT_SOME_FAILED;
                 goto finish;
         }
 

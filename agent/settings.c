@@ -61,7 +61,12 @@ int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
         if (r < 0)
                 return r;
 
+        _cleanup_strv_free_ char **desired = NULL;
         settings = sk->settings(ctx->policy, &n);
+        for (size_t i = 0; i < n; i++)
+                strv_push(&desired, sk->conf_line(&settings[i]));
+        conffile_probe_stale(plan, sk->kind, existing, desired);
+
         for (size_t i = 0; i < n; i++) {
                 const Setting *s = &settings[i];
                 _cleanup_free_ char *line = sk->conf_line(s), *live = NULL, *current = NULL;

@@ -16,13 +16,17 @@
 #define RELOAD_TIMEOUT_USEC (180ULL * 1000000ULL)
 
 /* The unit search path of the system manager, highest priority first (systemd.unit(5)). On
- * merged-/usr systems /lib is /usr/lib; names found twice are listed once. */
+ * merged-/usr systems /lib is /usr/lib; names found twice are listed once. The generator
+ * directories exist only on a running system: units made from SysV scripts live there. */
 static const char * const unit_dirs[] = {
+        "/run/systemd/generator.early",
         "/etc/systemd/system",
         "/run/systemd/system",
+        "/run/systemd/generator",
         "/usr/local/lib/systemd/system",
         "/usr/lib/systemd/system",
         "/lib/systemd/system",
+        "/run/systemd/generator.late",
 };
 
 static void list_unit_files(Context *ctx, char ***ret) {

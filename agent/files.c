@@ -196,6 +196,7 @@ typedef struct Walk {
         size_t index;          /* of the pattern in the policy's Remove= list */
         PatternPlan *pp;
         InoMap *links;         /* probe: links seen per inode, over all patterns */
+        Guards earlier;        /* the Remove= patterns before this one */
         bool apply;
         unsigned n_failed;
         char *path;            /* the current in-tree path */
@@ -251,15 +252,20 @@ static void note_failure(Walk *w, int error, const char *what) {
         }
 }
 
-/* Is this path covered by an earlier Remove= pattern? Then that pattern owns it. */
-static bool owned_by_earlier(const Walk *w) {
-        for (size_t i = 0; i < w->index; i++) {
-                const char *p = w->ctx->policy->file_remove[i];
-                Guards one = { .g = &(Guard) { .pattern = (char *) p }, .n = 1 };
-                if (guards_match(&one, w->path, true))
-                        return true;
-        }
-        return false;
+/* Is this path covered by an earlier Remove= pattern? Then that pattern owns it. The
+ * ancestors need checking only where the walk enters matched ground; below that, each level
+ * checks itself on the way down. */
+static bool owned_by_earlier(const Walk *w, bool ancestors) {
+        return guards_match(&w->earlier, w->path, ancestors);
+}
+
+/* An entry an earlier pattern owns is gone by the time this pattern is applied, if that
+ * pattern planned it. */
+static bool planned_by_other(const Walk *w, const struct stat *st) {
+        if (w->apply)
+                return false;
+        const InoEntry *e = inomap_get(w->links, st->st_dev, st->st_ino);
+        return e && e->owner != w->action;
 }
 
 static char **read_names(int dir_fd) {
@@ -391,8 +397,8 @@ static bool visit(Walk *w, int dir_fd, const char *name, dev_t dev, bool matched
         }
 
         matched = matched_above || glob_match_path(w->action->target, w->path);
-        if (matched && !matched_above && owned_by_earlier(w))
-                return false;
+        if (matched && owned_by_earlier(w, !matched_above))
+                return planned_by_other(w, &st);
 
         if (!matched && !(S_ISDIR(st.st_mode) && glob_may_match_below(w->action->target, w->path)))
                 return false;
@@ -441,8 +447,7 @@ static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned dept
         return all;
 }
 
-static int walk_pattern(Walk *w) {
-        _cleanup_free_ char *dir = glob_literal_dir(w->action->target);
+static int walk_from(Walk *w, const char *dir) {
         _cleanup_close_ int fd = -1;
         DirResult res = {};
         struct stat st;
@@ -466,6 +471,17 @@ static int walk_pattern(Walk *w) {
                 path_pop(w, 1);
         walk_dir(w, fd, st.st_dev, false, 0, &res);
         return 0;
+}
+
+static int walk_pattern(Walk *w) {
+        _cleanup_free_ char *dir = glob_literal_dir(w->action->target);
+        int r;
+
+        for (size_t i = 0; i < w->index; i++)
+                guards_add(&w->earlier, w->ctx->policy->file_remove[i]);
+        r = walk_from(w, dir);
+        guards_done(&w->earlier);
+        return r;
 }
 
 static int files_probe(Context *ctx, Plan *plan) {

@@ -100,6 +100,34 @@ char *path_join(const char *a, const char *b) {
         return xasprintf("%.*s/%s", (int) la, a, b);
 }
 
+char *path_normalize(const char *p) {
+        char *r = xmalloc(strlen(p) + 2), *o = r;
+
+        *o = 0;
+        for (const char *s = p; *s; ) {
+                while (*s == '/')
+                        s++;
+                const char *e = strchrnul(s, '/');
+                size_t n = e - s;
+                if (n == 0 || (n == 1 && s[0] == '.'))
+                        ;
+                else if (n == 2 && s[0] == '.' && s[1] == '.') {
+                        char *slash = strrchr(r, '/');
+                        o = slash ? slash : r;
+                        *o = 0;
+                } else {
+                        *o++ = '/';
+                        memcpy(o, s, n);
+                        o += n;
+                        *o = 0;
+                }
+                s = e;
+        }
+        if (o == r)
+                strcpy(r, "/");
+        return r;
+}
+
 bool path_is_safe_absolute(const char *p) {
         if (!p || p[0] != '/')
                 return false;

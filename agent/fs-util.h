@@ -40,5 +40,8 @@ int unlink_in_root(int root_fd, const char *path);
 int readlink_in_root(int root_fd, const char *path, char **ret);
 
 bool path_is_safe_absolute(const char *p);
+/* Lexically resolves ".", ".." and repeated slashes of an absolute path; ".." at the root
+ * stays at the root, as the kernel does. */
+char *path_normalize(const char *p);
 char *path_join(const char *a, const char *b);
 const char *path_basename(const char *p);

@@ -4,8 +4,7 @@
 #include "json.h"
 #include "macro.h"
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_valid_len(const unsigned char *s) {
+size_t utf8_valid_len(const unsigned char *s) {
         if (s[0] < 0x80)
                 return 1;
         if (s[0] >= 0xc2 && s[0] <= 0xdf)

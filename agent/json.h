@@ -25,3 +25,6 @@ void json_int(JsonWriter *j, const char *key, int64_t value);
 void json_double(JsonWriter *j, const char *key, double value);
 void json_bool(JsonWriter *j, const char *key, bool value);
 void json_escape(FILE *f, const char *s);
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+size_t utf8_valid_len(const unsigned char *s);

@@ -96,6 +96,9 @@ static char *reader(char *buf, int num, void *stream) {
         ps->text = eol < ps->end ? eol + 1 : eol;
         ps->line++;
 
+        /* A UTF-8 byte order mark, as some editors write. */
+        if (ps->line == 1 && eol - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+                s += 3;
         while (s < eol && (*s == ' ' || *s == '\t'))
                 s++;
         n = eol - s;
@@ -609,7 +612,8 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                 }
         }
 
-        qsort(s, n, sizeof(Source), source_cmp);
+        if (n > 0)
+                qsort(s, n, sizeof(Source), source_cmp);
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *text = NULL;

@@ -37,16 +37,19 @@ void report_totals(const Plan *plan, int kind, Totals *t) {
         }
 }
 
-/* File names may hold anything; a table line must stay one line. */
+/* File names may hold anything; a table line must stay one line of valid text. */
 static void print_escaped(FILE *f, const char *s, int width) {
         int n = 0;
-        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
-                if (*c < 0x20 || *c == 0x7f)
-                        n += fprintf(f, "\\x%02x", *c);
-                else {
-                        fputc(*c, f);
-                        n++;
+        for (const unsigned char *c = (const unsigned char *) s; *c; ) {
+                size_t k = utf8_valid_len(c);
+                if (k == 0 || (k == 1 && (*c < 0x20 || *c == 0x7f))) {
+                        n += fprintf(f, "\\x%02x", *c++);
+                        continue;
                 }
+                fwrite(c, 1, k, f);
+                c += k;
+                n++;
+        }
         for (; n < width; n++)
                 fputc(' ', f);
 }

@@ -66,6 +66,14 @@ static bool unit_planned(const Plan *plan, const char *unit) {
         return false;
 }
 
+/* Does a link in dir with this target point at want? Relative targets are resolved
+ * lexically, as systemd does for masks ("../../../dev/null" masks too). */
+static bool link_points_to(const char *dir, const char *target, const char *want) {
+        _cleanup_free_ char *joined = target[0] == '/' ? xstrdup(target) : path_join(dir, target);
+        _cleanup_free_ char *norm = path_normalize(joined);
+        return streq(norm, want);
+}
+
 /* What is at /etc/systemd/system/UNIT decides whether a mask can be written there. */
 static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char *unit) {
         _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
@@ -77,7 +85,7 @@ static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char
         dir_fd = open_parent_in_root(ctx->root_fd, path, false, &name);
         if (dir_fd >= 0 && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 if (S_ISLNK(st.st_mode) && readlink_in_root(ctx->root_fd, path, &target) >= 0) {
-                        if (streq(target, "/dev/null"))
+                        if (link_points_to(MASK_DIR, target, "/dev/null"))
                                 return plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_UNCHANGED);
                         a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_IMPOSSIBLE);
                         action_set_reason(a, "%s is a symlink to %s (an alias or linked unit); "

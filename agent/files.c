@@ -544,6 +544,8 @@ static int files_apply(Context *ctx, Plan *plan) {
         size_t n = plan->n_actions;
         int ret = 0;
 
+        if (!ctx->policy->file_remove)
+                return 0;
         rails_load(ctx, &rails);
 
         for (size_t i = 0; i < n && !plan->stopped; i++) {

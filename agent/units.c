@@ -407,6 +407,26 @@ static int stop_units(Context *ctx, Plan *plan) {
         return ret;
 }
 
+/* A timer whose service was just masked may fire on the reload, fail to start it and stay
+ * "failed"; a masked unit in that state is noise in systemctl --failed. */
+static void reset_failed_masked(Context *ctx, Plan *plan) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != KIND_UNITS || a->verb != VERB_MASK ||
+                    (a->outcome != OUTCOME_DONE && a->outcome != OUTCOME_UNCHANGED))
+                        continue;
+                _cleanup_free_ char *state = unit_active_state(ctx, a->target);
+                if (!streq(state, "failed"))
+                        continue;
+                int r = sd_bus_call_method(ctx->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "ResetFailedUnit",
+                                           NULL, NULL, "s", a->target);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to reset the failed state of masked %s, ignoring: %m", a->target);
+                else
+                        log_debug("Reset the failed state of masked %s.", a->target);
+        }
+}
+
 static int units_apply(Context *ctx, Plan *plan) {
         unsigned masked = 0;
         int ret = 0;
@@ -436,6 +456,9 @@ static int units_apply(Context *ctx, Plan *plan) {
 
         /* Stop actions exist only with Stop=yes; in a dry run action_begin() holds them. */
         RET_GATHER(ret, stop_units(ctx, plan));
+
+        if (!ctx->dry_run)
+                reset_failed_masked(ctx, plan);
         return ret;
 }
 

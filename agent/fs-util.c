@@ -248,6 +248,26 @@ static char *tmp_name(const char *name) {
                          (unsigned long) (ts.tv_nsec ^ ts.tv_sec), (unsigned) getpid() & 0xffff);
 }
 
+/* A power cut between creating a temporary file and renaming it leaves ".#NAME…" behind;
+ * the next write of NAME clears it away. */
+static void remove_stale_temporaries(int dir_fd, const char *name) {
+        _cleanup_free_ char *prefix = xasprintf(".#%s", name);
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd = dup(dir_fd);
+
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, prefix) && de->d_type == DT_REG)
+                        (void) unlinkat(dir_fd, de->d_name, 0);
+}
+
 int write_file_atomic_in_root(int root_fd, const char *path, const char *content, mode_t mode) {
         _cleanup_free_ char *old = NULL, *tmp = NULL;
         _cleanup_close_ int dir_fd = -1, fd = -1;
@@ -264,6 +284,7 @@ int write_file_atomic_in_root(int root_fd, const char *path, const char *content
         if (dir_fd < 0)
                 return dir_fd;
 
+        remove_stale_temporaries(dir_fd, name);
         tmp = tmp_name(name);
         fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)

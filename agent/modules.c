@@ -233,34 +233,41 @@ static bool removable(Context *ctx, Plan *plan, const char *name, char **why) {
         return true;
 }
 
-/* Like modprobe -r: after a module, the dependencies nothing else uses any more. */
-static void probe_unused_dependencies(Context *ctx, Plan *plan, const char *name) {
-        _cleanup_kmod_module_ struct kmod_module *mod = NULL;
-        _cleanup_kmod_list_ struct kmod_list *deps = NULL;
-        struct kmod_list *i;
+/* Like modprobe -r: after the modules to unload, the dependencies that nothing else uses
+ * any more, until none is left. A dependency still in use stays, as with modprobe -r,
+ * silently. The order of the plan is the order of unloading: holders before what they hold. */
+static void probe_unused_dependencies(Context *ctx, Plan *plan) {
+        bool progress;
 
-        if (kmod_module_new_from_name(ctx->kmod, name, &mod) < 0)
-                return;
-        deps = kmod_module_get_dependencies(mod);
-        kmod_list_foreach(i, deps) {
-                _cleanup_kmod_module_ struct kmod_module *d = kmod_module_get_module(i);
-                const char *dn = kmod_module_get_name(d);
-                _cleanup_free_ char *why = NULL;
+        do {
+                progress = false;
+                for (size_t i = 0; i < plan->n_actions; i++) {
+                        const char *name = plan->actions[i]->target;
+                        _cleanup_kmod_module_ struct kmod_module *mod = NULL;
+                        _cleanup_kmod_list_ struct kmod_list *deps = NULL;
+                        struct kmod_list *l;
 
-                if (unload_action(plan, dn) || module_kept(ctx->policy, dn))
-                        continue;
-                if (kmod_module_get_initstate(d) != KMOD_MODULE_LIVE)
-                        continue;
-                /* Tentatively planned, so that removable() counts it among the goers. */
-                Action *a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, dn, STATE_CHANGE);
-                if (!removable(ctx, plan, dn, &why)) {
-                        a->state = STATE_SKIP;
-                        action_set_reason(a, "dependency of %s, still needed: %s", name, why);
-                        continue;
+                        if (plan->actions[i]->kind != KIND_MODULES || plan->actions[i]->verb != VERB_UNLOAD ||
+                            plan->actions[i]->state != STATE_CHANGE)
+                                continue;
+                        if (kmod_module_new_from_name(ctx->kmod, name, &mod) < 0)
+                                continue;
+                        deps = kmod_module_get_dependencies(mod);
+                        kmod_list_foreach(l, deps) {
+                                _cleanup_kmod_module_ struct kmod_module *d = kmod_module_get_module(l);
+                                const char *dn = kmod_module_get_name(d);
+                                _cleanup_free_ char *why = NULL;
+
+                                if (unload_action(plan, dn) || module_kept(ctx->policy, dn) ||
+                                    kmod_module_get_initstate(d) != KMOD_MODULE_LIVE ||
+                                    !removable(ctx, plan, dn, &why))
+                                        continue;
+                                Action *a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, dn, STATE_CHANGE);
+                                action_set_reason(a, "dependency of %s, unused after it", name);
+                                progress = true;
+                        }
                 }
-                action_set_reason(a, "dependency of %s, unused after it", name);
-                probe_unused_dependencies(ctx, plan, dn);
-        }
+        } while (progress);
 }
 
 static void probe_unload(Context *ctx, Plan *plan) {
@@ -314,11 +321,7 @@ static void probe_unload(Context *ctx, Plan *plan) {
                 }
         } while (changed);
 
-        STRV_FOREACH(m, wanted) {
-                Action *a = unload_action(plan, *m);
-                if (a && a->state == STATE_CHANGE)
-                        probe_unused_dependencies(ctx, plan, *m);
-        }
+        probe_unused_dependencies(ctx, plan);
 }
 
 /* A blacklist in /etc/modprobe.d does not reach a module that the initramfs loads before

@@ -86,6 +86,23 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         return openat_nofollow_walk(root_fd, path, flags, mode);
 }
 
+DIR *opendir_in_root(int root_fd, const char *path) {
+        int fd = open_in_root(root_fd, path, O_DIRECTORY | O_RDONLY, 0);
+        DIR *d;
+
+        if (fd < 0) {
+                errno = -fd;
+                return NULL;
+        }
+        d = fdopendir(fd);
+        if (!d) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return d;
+}
+
 const char *path_basename(const char *p) {
         const char *s = strrchr(p, '/');
         return s ? s + 1 : p;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -14,6 +15,9 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
 /* openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): a symlink anywhere in path is an error
  * (-ELOOP), so a removal can never be redirected. */
 int open_beneath_nofollow(int root_fd, const char *path, int flags);
+
+/* Opens a directory of the tree for reading its entries; NULL with errno set on failure. */
+DIR *opendir_in_root(int root_fd, const char *path);
 
 /* Opens the parent directory of path (creating the missing ones with mode 0755 if create)
  * and returns its descriptor; *ret_name points into path at the last component. */

@@ -53,19 +53,10 @@ static void module_index_load(Context *ctx, ModuleIndex *ix) {
         static const char * const dirs[] = { "/usr/lib/modules", "/lib/modules" };
 
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                _cleanup_closedir_ DIR *d = NULL;
+                _cleanup_closedir_ DIR *d = opendir_in_root(ctx->root_fd, dirs[i]);
                 struct dirent *de;
-                int fd;
 
-                fd = open_in_root(ctx->root_fd, dirs[i], O_DIRECTORY | O_RDONLY, 0);
-                if (fd < 0)
-                        continue;
-                d = fdopendir(fd);
-                if (!d) {
-                        close(fd);
-                        continue;
-                }
-                while ((de = readdir(d))) {
+                while (d && (de = readdir(d))) {
                         if (de->d_name[0] == '.')
                                 continue;
                         _cleanup_free_ char *dep = xasprintf("%s/%s/modules.dep", dirs[i], de->d_name);

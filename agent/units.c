@@ -31,19 +31,10 @@ static const char * const unit_dirs[] = {
 
 static void list_unit_files(Context *ctx, char ***ret) {
         for (size_t i = 0; i < ELEMENTSOF(unit_dirs); i++) {
-                _cleanup_closedir_ DIR *d = NULL;
+                _cleanup_closedir_ DIR *d = opendir_in_root(ctx->root_fd, unit_dirs[i]);
                 struct dirent *de;
-                int fd;
 
-                fd = open_in_root(ctx->root_fd, unit_dirs[i], O_DIRECTORY | O_RDONLY, 0);
-                if (fd < 0)
-                        continue;
-                d = fdopendir(fd);
-                if (!d) {
-                        close(fd);
-                        continue;
-                }
-                while ((de = readdir(d)))
+                while (d && (de = readdir(d)))
                         if (de->d_type != DT_DIR && unit_name_is_valid(de->d_name, false) &&
                             !strv_contains(*ret, de->d_name))
                                 strv_extend(ret, de->d_name);

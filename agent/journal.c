@@ -41,12 +41,12 @@ void journal_log_plan(const Context *ctx, const Plan *plan, const RunInfo *info)
         }
 
         report_totals(plan, -1, &t);
-        sd_journal_send("MESSAGE=dpuos-trim %s policy \"%s\": %" PRIu64 " done, %" PRIu64 " unchanged, %" PRIu64
+        sd_journal_send("MESSAGE=dpuos-trim %s policy \"%s\": %" PRIu64 " %s, %" PRIu64 " unchanged, %" PRIu64
                         " skipped, %" PRIu64 " protected, %" PRIu64 " failed; %" PRIu64 " bytes freed in %.2fs",
                         ctx->dry_run ? "planned" : "applied", ctx->policy->name ?: "unnamed",
-                        ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE], t.n[OUTCOME_UNCHANGED],
-                        t.n[OUTCOME_SKIPPED], t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED], t.bytes_freed,
-                        info->duration,
+                        ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE], ctx->dry_run ? "to change" : "done",
+                        t.n[OUTCOME_UNCHANGED], t.n[OUTCOME_SKIPPED], t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED],
+                        t.bytes_freed, info->duration,
                         "MESSAGE_ID=" MESSAGE_ID_SUMMARY,
                         "PRIORITY=%d", t.n[OUTCOME_FAILED] ? LOG_WARNING : LOG_NOTICE,
                         "DPUOS_TRIM_MODE=%s", info->mode,

@@ -13,19 +13,15 @@ set -euo pipefail
 export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
 # shellcheck source=tests/rig/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/rig/checks.sh
+source "$(dirname "$0")/checks.sh"
 BUILD_DIR=$(rig_abs "$BUILD_DIR")
 
 rig_require_root
 rig_require_tools mmdebstrap systemd-nspawn nsenter meson jq
 
-name=rig-intr-$$
-mkdir -p "$BUILD_DIR/rig"
-work=$(mktemp -d "$BUILD_DIR/rig/ct-interrupt.XXXXXX")
-cleanup() {
-        ct_running "$name" && ct_kill "$name"
-        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+rig_test_begin ct-interrupt
+name=$RIG_CT
 
 root=$work/root
 rig_new_root "$BUILD_DIR" "$root"
@@ -105,7 +101,7 @@ echo "a clean run takes $steps steps ($(jq .totals.done <<<"$report") actions do
 # Twelve points: each early action boundary (masks, stops, blacklist, sysctl) and spread
 # through the file removal.
 points=(1 2 3 5 8 13 21 34 $((steps / 10)) $((steps * 3 / 10)) $((steps * 6 / 10)) $((steps * 9 / 10)))
-failures=0 killed=0
+killed=0
 for k in "${points[@]}"; do
         ct_exec "$name" bash /root/reset.sh
         rc=0
@@ -113,22 +109,20 @@ for k in "${points[@]}"; do
         if [ "$rc" = 137 ]; then
                 killed=$((killed + 1))
         else
-                echo "not ok - kill point $k: the run was not killed (exit $rc)"
-                failures=$((failures + 1))
+                not_ok "kill point $k: the run was not killed (exit $rc)"
                 continue
         fi
         rc=0
         ct_exec "$name" "$bin" --policy=/root/policy.conf -q || rc=$?
         state >"$work/state-$k"
         if [ "$rc" = 0 ] && diff -u "$work/reference" "$work/state-$k" >"$work/diff-$k"; then
-                echo "ok - killed at step $k of $steps, the next run (exit $rc) converged"
+                ok "killed at step $k of $steps, the next run (exit $rc) converged"
         else
-                echo "not ok - killed at step $k of $steps, the next run (exit $rc) ended elsewhere:"
                 cat "$work/diff-$k"
-                failures=$((failures + 1))
+                not_ok "killed at step $k of $steps, the next run (exit $rc) ended elsewhere (diff above)"
         fi
 done
 
 ct_stop "$name" 60
-echo "$killed runs killed, $failures failed"
-[ "$failures" = 0 ] && [ "$killed" -ge 10 ]
+check "at least 10 runs were killed ($killed)" [ "$killed" -ge 10 ]
+rig_test_end

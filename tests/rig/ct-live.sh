@@ -10,28 +10,15 @@ set -euo pipefail
 export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
 # shellcheck source=tests/rig/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/rig/checks.sh
+source "$(dirname "$0")/checks.sh"
 BUILD_DIR=$(rig_abs "$BUILD_DIR")
 
 rig_require_root
 rig_require_tools mmdebstrap systemd-nspawn nsenter meson jq
 
-name=rig-live-$$
-mkdir -p "$BUILD_DIR/rig"
-work=$(mktemp -d "$BUILD_DIR/rig/ct-live.XXXXXX")
-cleanup() {
-        ct_running "$name" && ct_kill "$name"
-        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-check() { # DESCRIPTION COMMAND...
-        local what=$1
-        shift
-        if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+rig_test_begin ct-live
+name=$RIG_CT
 
 root=$work/root
 rig_new_root "$BUILD_DIR" "$root"
@@ -126,5 +113,4 @@ check "systemd-analyze rates the unit's exposure ($exposure) at 6.0 or lower" \
         awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 6.0) }'
 
 ct_stop "$name" 60
-echo "$failures failed"
-[ "$failures" = 0 ]
+rig_test_end

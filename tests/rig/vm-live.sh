@@ -13,24 +13,15 @@ set -euo pipefail
 export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
 # shellcheck source=tests/rig/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/rig/checks.sh
+source "$(dirname "$0")/checks.sh"
 BUILD_DIR=$(rig_abs "$BUILD_DIR")
 
 rig_require_root
 rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs meson jq
 
-mkdir -p "$BUILD_DIR/rig"
-work=$(mktemp -d "$BUILD_DIR/rig/vm-live.XXXXXX")
+rig_test_begin vm-live
 image=$work/root.img
-cleanup() {
-        vm_running "$image" && vm_kill "$image"
-        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
 root=$work/root
 rig_new_root "$BUILD_DIR" "$root"
@@ -139,5 +130,4 @@ check "and serio_raw is still not loaded" [ "$(field boot2-loaded)" = "evdev fai
 check "vm.swappiness is 13 after the reboot" [ "$(field boot2-swappiness)" = 13 ]
 check "transparent hugepages are off after the reboot" grep -q '\[never\]' <<<"$(field boot2-thp)"
 
-echo "$failures failed"
-[ "$failures" = 0 ]
+rig_test_end

@@ -341,6 +341,12 @@ int run(int argc, char *argv[]) {
         for (Kind k = 0; k < _KIND_MAX && !plan.stopped; k++) {
                 double tk = now(CLOCK_MONOTONIC);
                 if (kinds & (1u << k)) {
+                        unsigned n = 0;
+                        for (size_t i = 0; i < plan.n_actions; i++)
+                                n += plan.actions[i]->kind == k && plan.actions[i]->state == STATE_CHANGE;
+                        /* Progress on the console of a first boot that takes its time. */
+                        if (n > 0 && !arg_dry_run)
+                                log_info("%s: applying %u change%s...", kind_to_string(k), n, n == 1 ? "" : "s");
                         ctx.kinds = 1u << k;
                         (void) plan_apply(&ctx, &plan);
                 }

@@ -74,6 +74,8 @@ finish:
 int main(int argc, char *argv[]) {
         /* systemd passes the normal, early and late directories; masks go to the early one,
          * which ranks above /etc. With one argument (a manual run), use that. */
+        if (argc == 4)
+                log_open_kmsg();
         if (argc != 2 && argc != 4) {
                 log_error("Usage: dpuos-trim-generator [NORMAL_DIR EARLY_DIR LATE_DIR | DIR]");
                 return 0;

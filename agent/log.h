@@ -9,6 +9,7 @@
  * syslog's. The _errno variants set errno for %m and return the (negative) error, so the
  * deciding layer can log and return in one statement. */
 void log_set_max_level(int level);
+void log_open_kmsg(void);
 int log_get_max_level(void);
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 

@@ -86,8 +86,11 @@ int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
                         continue;
                 }
                 if (r < 0) {
-                        a->state = STATE_IMPOSSIBLE;
-                        action_set_reason(a, "cannot read %s: %s", live, strerror(-r));
+                        /* A leading '-' makes any failure of the key not an error, as in
+                         * sysctl.d: in a container, net.netfilter.* may be unreadable. */
+                        a->state = s->ignore_missing ? STATE_SKIP : STATE_IMPOSSIBLE;
+                        action_set_reason(a, "cannot read %s: %s%s", live, strerror(-r),
+                                          s->ignore_missing ? " (optional)" : "");
                         continue;
                 }
                 current[strcspn(current, "\n")] = 0;
@@ -184,7 +187,12 @@ static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
                         action_set_reason(a, "the kernel refused the value");
                 else if (r == -EACCES || r == -EPERM)
                         action_set_reason(a, "not permitted to write %s", path);
-                if (r < 0) {
+                if (r < 0 && s->ignore_missing) {
+                        log_debug_errno(r, "Cannot set optional %s, ignoring: %m", a->target);
+                        if (!a->reason)
+                                action_set_reason(a, "cannot write %s: %s", path, strerror(-r));
+                        plan_settle(ctx, plan, a, OUTCOME_SKIPPED, r);
+                } else if (r < 0) {
                         RET_GATHER(ret, log_error_errno(r, "Failed to set %s: %m", a->target));
                         plan_settle(ctx, plan, a, OUTCOME_FAILED, r);
                 }

@@ -1,0 +1,636 @@
+# shellcheck shell=bash
+# Test rigs for dpuos-trim (DESIGN §7.3, §7.4): a cached Debian 12 root built with mmdebstrap,
+# booted either as a systemd-nspawn container or as a qemu VM with its own kernel.
+#
+#   source tests/rig/lib.sh
+#
+# Root:       rig_root BUILD_DIR                 -> prints the cached root tarball's path
+#             rig_unpack TARBALL DIR             -> unpacks it into DIR (must not exist or be empty)
+#             rig_new_root BUILD_DIR DIR         -> rig_root + rig_unpack
+#             rig_install_agent ROOTDIR [BUILD_DIR]
+#             rig_agent_path [BUILD_DIR]         -> the agent's path inside the root (/usr/bin/…)
+# Container:  ct_start NAME ROOTDIR [NSPAWN_ARG...]   ct_wait NAME [TIMEOUT]
+#             ct_exec NAME CMD...   ct_stop NAME [TIMEOUT]   ct_kill NAME
+#             ct_leader NAME   ct_log NAME   ct_running NAME
+# VM:         vm_image ROOTDIR IMAGE [SIZE_MB]
+#             vm_boot IMAGE LOG [CMDLINE...]      (start + wait; fails on timeout)
+#             vm_start IMAGE LOG [CMDLINE...]     vm_wait IMAGE [TIMEOUT]
+#             vm_wait_log LOG REGEX [TIMEOUT]     vm_kill IMAGE   vm_running IMAGE
+#             vm_read IMAGE PATH   vm_put IMAGE SRC PATH [MODE]   vm_rm IMAGE PATH
+#             vm_exists IMAGE PATH   vm_fsck IMAGE
+# Skips:      rig_skip REASON (exit 77)   rig_require_root   rig_require_tools TOOL...
+#
+# Every function prints what it does to stderr, and on failure an "rig: ERROR: …" line, and
+# returns non-zero; callers run with `set -euo pipefail`. Output meant for the caller (paths,
+# file contents, command output) goes to stdout.
+#
+# The root (see root-setup.sh): Debian 12 minbase + RIG_PACKAGES below, the cloud kernel
+# with an initramfs (MODULES=most, fsck.ext4), /etc/fstab for /dev/vda, hostname "rig",
+# root logged in automatically on ttyS0, an empty /etc/machine-id (every copy boots as a
+# first boot), persistent journal, and rig-test.service (see the VM section).
+#
+# Environment: BUILD_DIR (default: the source tree's build/), RIG_RUN_DIR (pid files and
+# container consoles; default BUILD_DIR/rig/run), RIG_NSPAWN_ARGS and RIG_QEMU_ARGS (extra
+# arguments, word-split), RIG_VM_TIMEOUT (vm_boot, default 300 s), RIG_NO_SKIP=1 (a missing
+# requirement fails instead of skipping).
+
+RIG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RIG_SRC_DIR=$(cd "$RIG_LIB_DIR/../.." && pwd)
+: "${BUILD_DIR:=$RIG_SRC_DIR/build}"
+
+# Bump to force a rebuild of the root when something outside the package list and
+# root-setup.sh changes what the root must contain.
+RIG_ROOT_REV=1
+RIG_SUITE=bookworm
+
+# The root: what systemd-nspawn and qemu need to boot it, the agent's shared libraries, and
+# realistic things for the agent to trim: services with sockets and timers (avahi-daemon
+# has a .socket, man-db, logrotate, apt, e2fsprogs (e2scrub_all) and util-linux (fstrim)
+# have timers, cron and rsyslog are plain services with syslog.socket), documentation, man
+# pages and locales.
+RIG_PACKAGES=(
+        systemd systemd-sysv dbus udev kmod procps iproute2 e2fsprogs util-linux
+        linux-image-cloud-amd64 initramfs-tools zstd
+        libsystemd0 libkmod2 libmount1 libinih1 libcap2
+        avahi-daemon cron rsyslog logrotate man-db manpages locales systemd-timesyncd
+        less
+)
+
+rig_log() { echo "rig: $*" >&2; }
+rig_err() { echo "rig: ERROR: $*" >&2; return 1; }
+# Exit 77 (meson's "skipped") with the reason; with RIG_NO_SKIP=1 (-Dvm_tests=enabled) a
+# missing requirement fails instead.
+rig_skip() {
+        if [ "${RIG_NO_SKIP:-0}" = 1 ]; then
+                echo "rig: ERROR: cannot run: $* (RIG_NO_SKIP=1: not skipping)" >&2
+                exit 1
+        fi
+        echo "SKIP: $*" >&2
+        exit 77
+}
+
+rig_require_root() {
+        [ "$(id -u)" -eq 0 ] || rig_skip "needs root (mmdebstrap, systemd-nspawn, mkfs.ext4 -d of a root-owned tree)"
+}
+
+rig_require_tools() {
+        local t
+        for t in "$@"; do
+                command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$t" >/dev/null 2>&1 ||
+                        rig_skip "needs '$t' (run tests/setup.sh to install the rig packages)"
+        done
+}
+
+rig_abs() { # PATH -> absolute path (need not exist)
+        case $1 in
+        /*) printf '%s\n' "$1" ;;
+        *) printf '%s\n' "$PWD/$1" ;;
+        esac
+}
+
+rig_run_dir() { # where ct_*/vm_* keep pids and logs
+        local d=${RIG_RUN_DIR:-$(rig_abs "$BUILD_DIR")/rig/run}
+        mkdir -p "$d" || rig_err "cannot create $d" || return
+        printf '%s\n' "$d"
+}
+
+# ---------------------------------------------------------------------------------------
+# The root
+
+# The apt sources this machine uses for Debian $RIG_SUITE, as the files apt reads: passed to
+# mmdebstrap as mirrors, which pastes them into the root's apt configuration. No host name is
+# written down here.
+rig_apt_sources() {
+        local f found=()
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+                [ -f "$f" ] || continue
+                grep -Ev '^\s*#' "$f" | grep -Eq "(^|[[:space:]])$RIG_SUITE(-[a-z]+)?([[:space:]]|$)" || continue
+                found+=("$f")
+        done
+        [ "${#found[@]}" -gt 0 ] ||
+                rig_err "no apt source for Debian $RIG_SUITE in /etc/apt/sources.list{,.d/}: cannot build the root" || return
+        printf '%s\n' "${found[@]}"
+}
+
+rig_root_key() {
+        local sources
+        sources=$(rig_apt_sources) || return
+        {
+                echo "rev=$RIG_ROOT_REV suite=$RIG_SUITE arch=$(dpkg --print-architecture)"
+                printf '%s\n' "${RIG_PACKAGES[@]}" | sort
+                cat "$RIG_LIB_DIR/root-setup.sh"
+                # shellcheck disable=SC2086
+                cat $sources
+        } | sha256sum | cut -c1-16
+}
+
+# rig_root BUILD_DIR: builds the root tarball once and prints its path.
+rig_root() {
+        local build=${1:-$BUILD_DIR} dir key tarball tmp sources=() t0 lockfd
+        build=$(rig_abs "$build")
+        dir=$build/rig
+        mkdir -p "$dir" || rig_err "cannot create $dir" || return
+        key=$(rig_root_key) || return
+        tarball=$dir/root-$RIG_SUITE-$key.tar
+
+        exec {lockfd}>"$dir/.root.lock"
+        flock "$lockfd" || { exec {lockfd}>&-; rig_err "cannot lock $dir/.root.lock"; return 1; }
+        if [ -s "$tarball" ]; then
+                exec {lockfd}>&-
+                rig_log "root: cached $tarball"
+                printf '%s\n' "$tarball"
+                return 0
+        fi
+
+        command -v mmdebstrap >/dev/null || { exec {lockfd}>&-; rig_err "mmdebstrap is not installed (tests/setup.sh installs it)"; return 1; }
+        mapfile -t sources < <(rig_apt_sources) || { exec {lockfd}>&-; return 1; }
+        tmp=$dir/.root-$key.tmp.tar
+        rm -f "$tmp"
+        rig_log "root: building Debian $RIG_SUITE with mmdebstrap (cache key $key) from ${sources[*]}"
+        rig_log "root: packages: ${RIG_PACKAGES[*]}"
+        t0=$SECONDS
+        if ! mmdebstrap --mode=root --variant=minbase --format=tar \
+                --include="$(IFS=,; echo "${RIG_PACKAGES[*]}")" \
+                --aptopt='Acquire::Retries "3"' \
+                --essential-hook="bash '$RIG_LIB_DIR/root-setup.sh' essential \"\$1\"" \
+                --customize-hook="bash '$RIG_LIB_DIR/root-setup.sh' customize \"\$1\"" \
+                "$RIG_SUITE" "$tmp" "${sources[@]}" >&2; then
+                rm -f "$tmp"
+                exec {lockfd}>&-
+                rig_err "mmdebstrap failed building the root (see its output above)"
+                return 1
+        fi
+        mv -f "$tmp" "$tarball"
+        # older roots (other keys) are dead weight
+        find "$dir" -maxdepth 1 -name "root-*.tar" ! -name "$(basename "$tarball")" -delete
+        exec {lockfd}>&-
+        rig_log "root: built $tarball ($(du -h "$tarball" | cut -f1)) in $((SECONDS - t0)) s"
+        printf '%s\n' "$tarball"
+}
+
+# rig_unpack TARBALL DIR: unpacks a root tarball (owners, modes, xattrs, capabilities kept).
+rig_unpack() {
+        local tarball=${1:?rig_unpack TARBALL DIR} dir=${2:?rig_unpack TARBALL DIR}
+        [ -f "$tarball" ] || rig_err "rig_unpack: no tarball $tarball" || return
+        if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+                rig_err "rig_unpack: $dir exists and is not empty"
+                return 1
+        fi
+        mkdir -p "$dir" || rig_err "cannot create $dir" || return
+        rig_log "unpacking $(basename "$tarball") into $dir"
+        tar -C "$dir" --numeric-owner --xattrs --xattrs-include='*' -xpf "$tarball" ||
+                rig_err "cannot unpack $tarball into $dir" || return
+}
+
+# rig_new_root BUILD_DIR DIR: a fresh copy of the cached root at DIR.
+rig_new_root() {
+        local build=${1:?rig_new_root BUILD_DIR DIR} dir=${2:?rig_new_root BUILD_DIR DIR} tarball
+        tarball=$(rig_root "$build") || return
+        rig_unpack "$tarball" "$dir"
+}
+
+# rig_agent_path [BUILD_DIR]: where `meson install` puts the agent binary (prefix/bindir).
+rig_agent_path() {
+        local build=${1:-$BUILD_DIR} p
+        p=$(meson introspect --installed "$build" 2>/dev/null |
+                grep -o '"[^"]*/bin/dpuos-trim"' | tail -n1 | tr -d '"') || true
+        [ -n "$p" ] || rig_err "cannot find dpuos-trim among the installed files of $build (meson introspect --installed)" || return
+        printf '%s\n' "$p"
+}
+
+# rig_install_agent ROOTDIR [BUILD_DIR]: meson install into the root, then check that the
+# installed binary runs there (its shared libraries are in the root).
+rig_install_agent() {
+        local root=${1:?rig_install_agent ROOTDIR [BUILD_DIR]} build=${2:-$BUILD_DIR} bin
+        [ -d "$root/usr" ] || rig_err "rig_install_agent: $root is not an OS tree" || return
+        [ -f "$build/build.ninja" ] || rig_err "rig_install_agent: $build is not a meson build directory (meson setup first)" || return
+        rig_log "installing the agent from $build into $root"
+        meson install -C "$build" --destdir "$(rig_abs "$root")" --quiet >&2 ||
+                rig_err "meson install -C $build --destdir $root failed" || return
+        bin=$(rig_agent_path "$build") || return
+        [ -x "$root$bin" ] || rig_err "rig_install_agent: $root$bin missing after install" || return
+        chroot "$root" "$bin" --version >/dev/null ||
+                rig_err "the installed $bin does not run inside $root (missing shared libraries? see above)" || return
+        rig_log "agent installed at $bin"
+}
+
+rig_pid_alive() { # PID -> true while the process exists and is not a zombie
+        local st
+        [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
+        st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+        [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# ---------------------------------------------------------------------------------------
+# Container: systemd-nspawn --boot with a real systemd as PID 1 and D-Bus.
+#
+# Findings in this sandbox (Docker-like, cgroup v1 hybrid, no systemd on the host): nspawn
+# boots without special environment variables; the container runs the unified hierarchy
+# (its own cgroup namespace); --keep-unit needs no unit around it, and with --register=no
+# nothing needs a host D-Bus. With --keep-unit nspawn splits the cgroup it was started in
+# into supervisor/ and payload/, so each container is started in its own cgroup
+# (rig-NAME) in the named systemd and the unified hierarchies, or two containers (or a
+# leftover one) would share one payload cgroup. RIG_NSPAWN_ARGS adds arguments to all.
+
+rig_ct_pidfile() { printf '%s/ct-%s.pid\n' "$(rig_run_dir)" "$1"; }
+
+ct_log() { # NAME -> path of the console log
+        local name=${1:?ct_log NAME}
+        printf '%s/ct-%s.console\n' "$(rig_run_dir)" "$name"
+}
+
+rig_ct_nspawn_pid() {
+        local f
+        f=$(rig_ct_pidfile "$1") || return
+        [ -s "$f" ] || return 1
+        cat "$f"
+}
+
+ct_running() { # NAME -> true while the container's nspawn process runs
+        local pid
+        pid=$(rig_ct_nspawn_pid "${1:?ct_running NAME}" 2>/dev/null) || return 1
+        rig_pid_alive "$pid"
+}
+
+# ct_leader NAME: the container's PID 1 as seen from here (the child of nspawn).
+ct_leader() {
+        local name=${1:?ct_leader NAME} pid child
+        pid=$(rig_ct_nspawn_pid "$name") || rig_err "container $name was not started (no pid file)" || return
+        rig_pid_alive "$pid" || rig_err "container $name is not running (nspawn $pid exited; console: $(ct_log "$name"))" || return
+        # the child in a new PID namespace (nspawn's short-lived outer child is not)
+        for child in $(pgrep -P "$pid"); do
+                [ "$(readlink "/proc/$child/ns/pid" 2>/dev/null)" != "$(readlink "/proc/$pid/ns/pid")" ] || continue
+                printf '%s\n' "$child"
+                return 0
+        done
+        rig_err "container $name: nspawn $pid has no child process (yet)"
+}
+
+rig_cgroup_hierarchies() {
+        local h
+        for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+                [ -f "$h/cgroup.procs" ] && printf '%s\n' "$h"
+        done
+        [ -f /sys/fs/cgroup/cgroup.procs ] && [ ! -d /sys/fs/cgroup/unified ] && echo /sys/fs/cgroup
+        return 0
+}
+
+rig_cgroup_remove() { # NAME: removes the rig-NAME cgroups, deepest first
+        local h
+        for h in $(rig_cgroup_hierarchies); do
+                [ -d "$h/rig-$1" ] || continue
+                find "$h/rig-$1" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        done
+}
+
+# ct_start NAME ROOTDIR [NSPAWN_ARG...]: boots ROOTDIR in the background; console to
+# $(ct_log NAME). Returns once the container's PID 1 exists; use ct_wait for the boot.
+ct_start() {
+        local name=${1:?ct_start NAME ROOTDIR [NSPAWN_ARG...]} root=${2:?ct_start NAME ROOTDIR [NSPAWN_ARG...]}
+        shift 2
+        local log pidfile pid h i extra=()
+        command -v systemd-nspawn >/dev/null || rig_err "systemd-nspawn is not installed (package systemd-container)" || return
+        [ -x "$root/usr/lib/systemd/systemd" ] || [ -x "$root/lib/systemd/systemd" ] ||
+                rig_err "ct_start: $root has no systemd to boot" || return
+        if ct_running "$name"; then
+                rig_err "container $name is already running"
+                return 1
+        fi
+        log=$(ct_log "$name") && pidfile=$(rig_ct_pidfile "$name") || return
+        read -r -a extra <<<"${RIG_NSPAWN_ARGS:-}"
+        rig_cgroup_remove "$name"
+        rm -rf "/run/systemd/nspawn/propagate/$name"
+        rig_log "container $name: booting $root (console: $log)"
+        (
+                for h in $(rig_cgroup_hierarchies); do
+                        mkdir -p "$h/rig-$name" && echo "$BASHPID" >"$h/rig-$name/cgroup.procs" ||
+                                echo "rig: warning: cannot move into cgroup $h/rig-$name" >&2
+                done
+                exec systemd-nspawn --boot --register=no --keep-unit --quiet \
+                        --directory="$root" --machine="$name" --hostname="$name" \
+                        --private-network --console=read-only \
+                        --resolv-conf=off --timezone=off --link-journal=no \
+                        "${extra[@]}" "$@"
+        ) </dev/null >"$log" 2>&1 &
+        pid=$!
+        echo "$pid" >"$pidfile"
+        for ((i = 0; i < 100; i++)); do
+                if ! rig_pid_alive "$pid"; then
+                        wait "$pid" 2>/dev/null || true
+                        tail -n 30 "$log" >&2
+                        rig_err "container $name: systemd-nspawn exited at once (console log above: $log)"
+                        return 1
+                fi
+                if ct_leader "$name" >/dev/null 2>&1; then
+                        return 0
+                fi
+                sleep 0.1
+        done
+        rig_err "container $name: no container process 10 s after starting systemd-nspawn (log: $log)"
+}
+
+# ct_exec NAME CMD...: runs CMD inside the container (all of PID 1's namespaces, its root,
+# a clean environment), returns CMD's exit status. stdin/stdout/stderr are passed through.
+ct_exec() {
+        local name=${1:?ct_exec NAME CMD...} leader
+        shift
+        [ $# -gt 0 ] || rig_err "ct_exec: no command" || return
+        leader=$(ct_leader "$name") || return
+        nsenter --target "$leader" --mount --uts --ipc --net --pid --cgroup --root --wd -- \
+                /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                HOME=/root LANG=C.UTF-8 TERM=dumb SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
+}
+
+# ct_wait NAME [TIMEOUT=120]: waits until `systemctl is-system-running` inside says running or
+# degraded; prints the state. Fails (with the failed units and the console tail) on timeout,
+# on "maintenance"/"stopping" or when the container dies.
+ct_wait() {
+        local name=${1:?ct_wait NAME [TIMEOUT]} timeout=${2:-120} state="" t0=$SECONDS leader
+        while :; do
+                ct_running "$name" || { tail -n 30 "$(ct_log "$name")" >&2; rig_err "container $name died while booting (console above)"; return 1; }
+                leader=$(ct_leader "$name" 2>/dev/null) || leader=""
+                if [ -n "$leader" ] && [ "$(cat /proc/"$leader"/comm 2>/dev/null)" = systemd ]; then
+                        state=$(ct_exec "$name" systemctl is-system-running 2>/dev/null) || true
+                        case $state in
+                        running | degraded)
+                                rig_log "container $name: $state after $((SECONDS - t0)) s"
+                                [ "$state" = running ] || ct_exec "$name" systemctl --failed --no-legend >&2 || true
+                                printf '%s\n' "$state"
+                                return 0
+                                ;;
+                        maintenance | stopping)
+                                break
+                                ;;
+                        esac
+                fi
+                if ((SECONDS - t0 >= timeout)); then
+                        break
+                fi
+                sleep 0.5
+        done
+        rig_log "container $name: jobs still queued:"
+        ct_exec "$name" systemctl list-jobs --no-legend >&2 || true
+        ct_exec "$name" systemctl --failed --no-legend >&2 || true
+        tail -n 30 "$(ct_log "$name")" >&2
+        rig_err "container $name: not booted after $((SECONDS - t0)) s (state '${state:-none}')"
+}
+
+# ct_stop NAME [TIMEOUT=60]: clean poweroff (SIGRTMIN+4 to PID 1), waits for nspawn to exit.
+ct_stop() {
+        local name=${1:?ct_stop NAME [TIMEOUT]} timeout=${2:-60} pid leader t0=$SECONDS
+        pid=$(rig_ct_nspawn_pid "$name") || rig_err "ct_stop: container $name was not started" || return
+        if ! rig_pid_alive "$pid"; then
+                rig_log "container $name: already stopped"
+                rm -f "$(rig_ct_pidfile "$name")"
+                rig_cgroup_remove "$name"
+                return 0
+        fi
+        leader=$(ct_leader "$name") || return
+        rig_log "container $name: powering off"
+        kill -s SIGRTMIN+4 "$leader" || rig_err "cannot signal PID 1 ($leader) of container $name" || return
+        while rig_pid_alive "$pid"; do
+                if ((SECONDS - t0 >= timeout)); then
+                        tail -n 20 "$(ct_log "$name")" >&2
+                        ct_kill "$name" || true
+                        rig_err "container $name did not power off within $timeout s; killed it"
+                        return 1
+                fi
+                sleep 0.2
+        done
+        wait "$pid" 2>/dev/null || true
+        rm -f "$(rig_ct_pidfile "$name")"
+        rm -rf "/run/systemd/nspawn/propagate/$name"
+        rig_cgroup_remove "$name"
+        rig_log "container $name: stopped after $((SECONDS - t0)) s"
+}
+
+# ct_kill NAME: hard stop (SIGKILL to the container's PID 1, which takes down its whole PID
+# namespace, then to nspawn); no shutdown runs inside.
+ct_kill() {
+        local name=${1:?ct_kill NAME} pid leader i
+        pid=$(rig_ct_nspawn_pid "$name") || rig_err "ct_kill: container $name was not started" || return
+        leader=$(ct_leader "$name" 2>/dev/null) || leader=""
+        rig_log "container $name: killing"
+        [ -z "$leader" ] || kill -KILL "$leader" 2>/dev/null || true
+        for ((i = 0; i < 50 && ${#pid} > 0; i++)); do
+                rig_pid_alive "$pid" || break
+                sleep 0.1
+        done
+        rig_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true
+        rm -f "$(rig_ct_pidfile "$name")"
+        rm -rf "/run/systemd/nspawn/propagate/$name"
+        rig_cgroup_remove "$name"
+        return 0
+}
+
+# ---------------------------------------------------------------------------------------
+# VM: qemu (TCG) booting the root's own kernel and initramfs from a raw ext4 image.
+#
+# The image is IMAGE; vm_image puts the kernel and initrd next to it (IMAGE.vmlinuz,
+# IMAGE.initrd) and vm_start keeps qemu's pid in IMAGE.pid. The serial console (ttyS0,
+# /dev/console in the guest) goes to LOG. The guest never reboots: a reboot or a kernel
+# panic ends qemu (-no-reboot, panic=-1), so a test boots again with another vm_boot.
+# RIG_QEMU_ARGS adds qemu arguments (word-split), RIG_VM_TIMEOUT is vm_boot's timeout.
+#
+# At every boot rig-test.service (in the root, see root-setup.sh) waits until the boot has
+# finished, runs /rig/test.sh if it exists, writes its output between "RIG-BEGIN boot
+# finished: STATE" and "RIG-END rc=N" to the console and to /rig/result, then powers off
+# (unless /rig/keep-running exists). For several boots with one test.sh, pass a marker on
+# the kernel command line (vm_boot IMAGE LOG rig.step=2) and read /proc/cmdline in it.
+# The VM has a virtio-rng and a virtio-net NIC (user mode, no host network needed) so that
+# real, unloadable modules (virtio_rng, virtio_net, net_failover, failover) are loaded.
+
+# vm_image ROOTDIR IMAGE [SIZE_MB]: an ext4 image of ROOTDIR (mkfs.ext4 -d, no mount),
+# sized to the tree plus room to work in unless SIZE_MB is given.
+vm_image() {
+        local root=${1:?vm_image ROOTDIR IMAGE [SIZE_MB]} image=${2:?vm_image ROOTDIR IMAGE [SIZE_MB]} size=${3:-} used kver
+        [ -d "$root/boot" ] || rig_err "vm_image: $root has no /boot" || return
+        kver=$(ls "$root/lib/modules" 2>/dev/null | sort -V | tail -n1)
+        [ -n "$kver" ] && [ -f "$root/boot/vmlinuz-$kver" ] && [ -f "$root/boot/initrd.img-$kver" ] ||
+                rig_err "vm_image: $root/boot has no vmlinuz and initrd.img for kernel '${kver:-none}'" || return
+        if [ -z "$size" ]; then
+                used=$(du -sxm "$root" | cut -f1) || rig_err "vm_image: cannot measure $root" || return
+                size=$((used * 13 / 10 + 512))
+        fi
+        rig_log "vm image: $image (${size} MiB ext4 from $root, kernel $kver)"
+        rm -f "$image" "$image.pid"
+        truncate -s "${size}M" "$image" || rig_err "vm_image: cannot create $image" || return
+        PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -L rig-root -d "$root" "$image" >&2 ||
+                rig_err "vm_image: mkfs.ext4 -d $root $image failed" || return
+        cp "$root/boot/vmlinuz-$kver" "$image.vmlinuz" && cp "$root/boot/initrd.img-$kver" "$image.initrd" ||
+                rig_err "vm_image: cannot copy the kernel and initrd next to $image" || return
+}
+
+vm_running() { # IMAGE -> true while its qemu runs
+        local pid
+        [ -s "${1:?vm_running IMAGE}.pid" ] || return 1
+        pid=$(cat "$1.pid") && rig_pid_alive "$pid"
+}
+
+# vm_start IMAGE LOG [CMDLINE...]: starts qemu in the background; returns at once.
+vm_start() {
+        local image=${1:?vm_start IMAGE LOG [CMDLINE...]} log=${2:?vm_start IMAGE LOG [CMDLINE...]}
+        shift 2
+        local extra=() pid
+        command -v qemu-system-x86_64 >/dev/null || rig_err "qemu-system-x86_64 is not installed (package qemu-system-x86)" || return
+        [ -f "$image" ] || rig_err "vm_start: no image $image (vm_image first)" || return
+        [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ] ||
+                rig_err "vm_start: no $image.vmlinuz / $image.initrd next to the image (made by vm_image)" || return
+        if vm_running "$image"; then
+                rig_err "vm_start: a VM already runs on $image (pid $(cat "$image.pid"))"
+                return 1
+        fi
+        read -r -a extra <<<"${RIG_QEMU_ARGS:-}"
+        : >"$log" || rig_err "vm_start: cannot write $log" || return
+        rig_log "vm: booting $image (serial: $log)"
+        qemu-system-x86_64 -machine q35 -accel tcg -m 2048 -smp 2 \
+                -display none -monitor none -serial "file:$log" -no-reboot \
+                -kernel "$image.vmlinuz" -initrd "$image.initrd" \
+                -append "root=/dev/vda rw console=ttyS0 panic=-1 $*" \
+                -drive "file=$image,if=virtio,format=raw" \
+                -device virtio-rng-pci -nic user,model=virtio-net-pci \
+                "${extra[@]}" </dev/null >"$log.qemu" 2>&1 &
+        pid=$!
+        echo "$pid" >"$image.pid"
+        sleep 0.2
+        if ! rig_pid_alive "$pid"; then
+                wait "$pid" 2>/dev/null || true
+                cat "$log.qemu" >&2
+                rig_err "vm: qemu exited at once (its messages above)"
+                return 1
+        fi
+}
+
+# vm_wait IMAGE [TIMEOUT=300]: waits for qemu to exit (the guest powered off); on timeout it
+# kills qemu and fails.
+vm_wait() {
+        local image=${1:?vm_wait IMAGE [TIMEOUT]} timeout=${2:-${RIG_VM_TIMEOUT:-300}} pid t0=$SECONDS
+        [ -s "$image.pid" ] || rig_err "vm_wait: no VM was started on $image" || return
+        pid=$(cat "$image.pid")
+        while rig_pid_alive "$pid"; do
+                if ((SECONDS - t0 >= timeout)); then
+                        vm_kill "$image" || true
+                        rig_err "vm: $image still running after $timeout s; killed it"
+                        return 1
+                fi
+                sleep 0.5
+        done
+        wait "$pid" 2>/dev/null || true
+        rm -f "$image.pid"
+}
+
+# vm_boot IMAGE LOG [CMDLINE...]: boots and waits until the guest powers off
+# (RIG_VM_TIMEOUT, default 300 s). Prints the seconds it took.
+vm_boot() {
+        local image=${1:?vm_boot IMAGE LOG [CMDLINE...]} log=${2:?vm_boot IMAGE LOG [CMDLINE...]} t0=$SECONDS
+        vm_start "$@" || return
+        if ! vm_wait "$image"; then
+                tail -n 40 "$log" >&2
+                rig_err "vm: the boot of $image did not finish (serial log above: $log)"
+                return 1
+        fi
+        rig_log "vm: $image powered off after $((SECONDS - t0)) s"
+        echo "$((SECONDS - t0))"
+}
+
+# vm_wait_log LOG REGEX [TIMEOUT=300]: waits until the serial log has a line matching REGEX
+# (grep -E); fails on timeout or when no qemu writes LOG any more.
+vm_wait_log() {
+        local log=${1:?vm_wait_log LOG REGEX [TIMEOUT]} re=${2:?vm_wait_log LOG REGEX [TIMEOUT]} timeout=${3:-300} t0=$SECONDS
+        until grep -aEq -- "$re" "$log" 2>/dev/null; do
+                if ((SECONDS - t0 >= timeout)); then
+                        tail -n 20 "$log" >&2
+                        rig_err "vm: no line matching '$re' in $log after $timeout s"
+                        return 1
+                fi
+                sleep 0.2
+        done
+}
+
+# vm_kill IMAGE: hard power-off (SIGKILL to qemu): what the guest had not written is lost.
+vm_kill() {
+        local image=${1:?vm_kill IMAGE} pid
+        [ -s "$image.pid" ] || rig_err "vm_kill: no VM was started on $image" || return
+        pid=$(cat "$image.pid")
+        rig_log "vm: power cut on $image (SIGKILL qemu $pid)"
+        kill -KILL "$pid" 2>/dev/null || true
+        while rig_pid_alive "$pid"; do sleep 0.1; done
+        wait "$pid" 2>/dev/null || true
+        rm -f "$image.pid"
+}
+
+rig_vm_idle() { # IMAGE: fails if a VM runs on it (debugfs must not touch a mounted image)
+        ! vm_running "$1" || rig_err "a VM still runs on $1; stop it first" || return
+        [ -f "$1" ] || rig_err "no image $1" || return
+}
+
+rig_debugfs() { PATH=$PATH:/usr/sbin:/sbin debugfs "$@"; }
+
+# vm_exists IMAGE PATH: true if PATH exists in the image (symlinks are not followed).
+vm_exists() {
+        local image=${1:?vm_exists IMAGE PATH} path=${2:?vm_exists IMAGE PATH}
+        rig_vm_idle "$image" || return
+        rig_debugfs -R "stat \"$path\"" "$image" 2>&1 | grep -q '^Inode:'
+}
+
+# vm_read IMAGE PATH: prints the file PATH of the image (debugfs, no mount). Note that after
+# vm_kill the ext4 journal has not been replayed: read after the next boot instead.
+vm_read() {
+        local image=${1:?vm_read IMAGE PATH} path=${2:?vm_read IMAGE PATH}
+        rig_vm_idle "$image" || return
+        vm_exists "$image" "$path" || rig_err "vm_read: $path does not exist in $image" || return
+        rig_debugfs -R "cat \"$path\"" "$image" 2>/dev/null ||
+                rig_err "vm_read: debugfs cannot read $path from $image" || return
+}
+
+# vm_fsck IMAGE: e2fsck -fy on the host, which replays the journal after vm_kill (what the
+# initramfs would do at the next boot), so that vm_read sees the last state and vm_put works.
+vm_fsck() {
+        local image=${1:?vm_fsck IMAGE} rc=0
+        rig_vm_idle "$image" || return
+        PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$image" >&2 || rc=$?
+        # 0: clean, 1: errors corrected (a journal replay counts), others: not fixed
+        [ "$rc" -le 1 ] || rig_err "vm_fsck: e2fsck -fy $image exited $rc" || return
+}
+
+# vm_rm IMAGE PATH: removes the file PATH from the image if it is there (e.g. /rig/test.sh,
+# /rig/keep-running, a stamp). Same refusal as vm_put after a power cut.
+vm_rm() {
+        local image=${1:?vm_rm IMAGE PATH} path=${2:?vm_rm IMAGE PATH}
+        rig_vm_idle "$image" || return
+        vm_exists "$image" "$path" || return 0
+        if PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$image" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+                rig_err "vm_rm: $image needs journal recovery (killed VM?); boot it before changing it"
+                return 1
+        fi
+        rig_debugfs -w -R "rm \"$path\"" "$image" >/dev/null 2>&1 || true
+        ! vm_exists "$image" "$path" || rig_err "vm_rm: could not remove $path from $image" || return
+}
+
+# vm_put IMAGE SRC PATH [MODE=0644]: writes the host file SRC as PATH (root-owned, MODE)
+# into the image; PATH's directory must exist there. Refuses an image whose journal needs
+# recovery (after vm_kill): boot it first.
+vm_put() {
+        local image=${1:?vm_put IMAGE SRC PATH [MODE]} src=${2:?vm_put IMAGE SRC PATH [MODE]} path=${3:?vm_put IMAGE SRC PATH [MODE]} mode=${4:-0644}
+        local dir base out
+        rig_vm_idle "$image" || return
+        [ -f "$src" ] || rig_err "vm_put: no file $src" || return
+        case $path in /*) ;; *) rig_err "vm_put: $path is not absolute"; return 1 ;; esac
+        [[ $mode =~ ^0?[0-7]{3}$ ]] || rig_err "vm_put: mode $mode is not like 0644" || return
+        if PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$image" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+                rig_err "vm_put: $image needs journal recovery (killed VM?); boot it before writing into it"
+                return 1
+        fi
+        dir=$(dirname "$path") base=$(basename "$path")
+        out=$(rig_debugfs -w -f - "$image" 2>&1 <<EOD
+cd "$dir"
+rm "$base"
+write "$src" "$base"
+sif "$base" mode 0100${mode#0}
+sif "$base" uid 0
+sif "$base" gid 0
+EOD
+)
+        vm_exists "$image" "$path" || { printf '%s\n' "$out" >&2; rig_err "vm_put: could not write $path into $image"; return 1; }
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# rig-vm-firstboot: dpuos-trim as it is meant to run, by itself at the first boot of a
+# Debian VM with the agent and the Debian variant of the reference policy installed.
+#   boot 1, dpuos_trim=0: nothing runs, nothing changes;
+#   boot 2, dpuos_trim=dry-run: the plan is in the journal, nothing changes;
+#   boot 3, dpuos_trim.policy=/root/extra.conf (an added policy, as a PXE initrd would
+#           pass): the machine is powered off hard (qemu killed) while the agent removes
+#           files;
+#   boot 4, the same command line: the run starts again and completes; the masked units
+#           never started in this boot, nothing failed, the stamp and the journal summary
+#           exist, and the state equals what the agent makes of the same tree offline;
+#   boot 5: the service is skipped by its condition and everything still holds.
+# Then a separate image with a broken policy: the generator and the service change
+# nothing, the service fails with FILE:LINE in the journal, the machine reaches
+# multi-user.
+#   vm-firstboot.sh BUILD_DIR
+set -euo pipefail
+export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
+# shellcheck source=tests/rig/lib.sh
+source "$(dirname "$0")/lib.sh"
+BUILD_DIR=$(rig_abs "$BUILD_DIR")
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+
+rig_require_root
+rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs meson jq
+
+mkdir -p "$BUILD_DIR/rig"
+work=$(mktemp -d "$BUILD_DIR/rig/vm-firstboot.XXXXXX")
+image=$work/root.img
+cleanup() {
+        vm_running "$image" && vm_kill "$image"
+        vm_running "$work/broken.img" && vm_kill "$work/broken.img"
+        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+failures=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+boot() { # IMAGE N [CMDLINE...]: boots, prints how long, leaves /rig/result in $out
+        local img=$1 n=$2 t0=$SECONDS
+        shift 2
+        vm_boot "$img" "$work/serial$n.log" "$@" >/dev/null
+        echo "boot $n took $((SECONDS - t0)) s"
+        out=$(vm_read "$img" /rig/result)
+        printf '%s\n' "$out" | sed "s/^/  boot $n: /"
+}
+field() { sed -n "s/^$1: //p" <<<"$out" | head -n1 | sed 's/ *$//'; }
+
+root=$work/root
+rig_new_root "$BUILD_DIR" "$root"
+rig_install_agent "$root" "$BUILD_DIR"
+# The Debian variant of the reference policy, over the installed (openEuler) one.
+mkdir -p "$root/etc/dpuos-trim/policy.d"
+cp "$src"/conf/debian/*.conf "$root/etc/dpuos-trim/policy.d/"
+# The added policy of boot 3 and 4, and enough files that the hard power-off lands while
+# they are being removed.
+printf '[Units]\nMask=cron.service\n' >"$root/root/extra.conf"
+for d in $(seq 1 200); do
+        mkdir -p "$root/usr/share/doc/bulk-test/d$d"
+        (cd "$root/usr/share/doc/bulk-test/d$d" && seq -f 'f%g' 1 200 | xargs touch)
+done
+bulk=40000
+install -m 0755 "$here/trim-state.sh" "$root/rig/trim-state.sh"
+
+# What the agent makes of the same tree offline: the reference for boot 4.
+ref=$work/ref
+cp -a "$root" "$ref"
+cp "$root/root/extra.conf" "$ref/etc/dpuos-trim/policy.d/99-extra.conf"
+"$BUILD_DIR/agent/dpuos-trim" --root="$ref" -q || true
+reference=$(bash "$here/trim-state.sh" "$ref")
+rm -rf "$ref"
+
+masked=(avahi-daemon.service avahi-daemon.socket man-db.timer debug-shell.service cron.service)
+watch='^(Starting|Started|Listening on) ('$(IFS='|'; echo "${masked[*]}" | sed 's/\./\\./g')')'
+
+# Boot 1 and 2 leave the system as it was; the script reports what a user would see.
+cat >"$root/rig/test.sh" <<T
+#!/bin/bash
+echo "stamp: \$(test -e /etc/dpuos-trim/applied && echo yes || echo no)"
+echo "report: \$(test -e /var/lib/dpuos-trim/report.json && echo yes || echo no)"
+echo "modprobe-conf: \$(test -e /etc/modprobe.d/dpuos-trim.conf && echo yes || echo no)"
+echo "avahi: \$(systemctl is-enabled avahi-daemon.service) \$(systemctl is-active avahi-daemon.service)"
+echo "skip-logged: \$(journalctl -b -u dpuos-trim.service -o cat | grep -c 'dpuos_trim=0 on the kernel command line')"
+echo "plan-entries: \$(journalctl -b MESSAGE_ID=27270dcbc1a048cd803b1a76dc9bf0ac DPUOS_TRIM_MODE=dry-run -o cat | wc -l)"
+echo "summary: \$(journalctl -b MESSAGE_ID=a41e3e0afd4b4df6a4e60b503a2160c5 -o cat)"
+T
+chmod 755 "$root/rig/test.sh"
+
+cat >"$work/boot4.sh" <<T
+#!/bin/bash
+echo "stamp: \$(test -e /etc/dpuos-trim/applied && echo yes || echo no)"
+echo "service: \$(systemctl is-active dpuos-trim.service)"
+echo "condition: \$(systemctl show -p ConditionResult --value dpuos-trim.service)"
+echo "started-masked: \$(journalctl -b _PID=1 -o cat | grep -cE '$watch')"
+for u in ${masked[*]}; do echo "enabled-\$u: \$(systemctl is-enabled \$u)"; done
+echo "failed-units: \$(systemctl --failed --no-legend --plain | wc -l)"
+systemctl --failed --no-legend --plain
+echo "summary: \$(journalctl -b MESSAGE_ID=a41e3e0afd4b4df6a4e60b503a2160c5 -o cat)"
+echo "dmesg_restrict: \$(sysctl -n kernel.dmesg_restrict)"
+echo "bulk: \$(ls /usr/share/doc/bulk-test 2>/dev/null | wc -l)"
+echo "reached: \$(systemctl is-active multi-user.target)"
+bash /rig/trim-state.sh /
+T
+
+vm_image "$root" "$image"
+
+# A second image: the same tree with a broken policy.
+printf '[Units]\nMask=avahi-daemon.service\nBogus=1\n' >"$root/etc/dpuos-trim/policy.d/99-broken.conf"
+cat >"$root/rig/test.sh" <<'T'
+#!/bin/bash
+echo "service: $(systemctl is-active dpuos-trim.service)"
+echo "error-logged: $(journalctl -b -u dpuos-trim.service -o cat | grep -c '99-broken.conf:3: ')"
+echo "generator-logged: $(journalctl -b -o short | grep -c 'dpuos-trim-generator.*99-broken.conf:3: ')"
+echo "avahi: $(systemctl is-enabled avahi-daemon.service) $(systemctl is-active avahi-daemon.service)"
+echo "modprobe-conf: $(test -e /etc/modprobe.d/dpuos-trim.conf && echo yes || echo no)"
+echo "stamp: $(test -e /etc/dpuos-trim/applied && echo yes || echo no)"
+echo "reached: $(systemctl is-active multi-user.target)"
+T
+vm_image "$root" "$work/broken.img"
+rm -rf "$root"
+
+# --- boot 1: dpuos_trim=0
+boot "$image" 1 dpuos_trim=0
+check "dpuos_trim=0: no stamp" [ "$(field stamp)" = no ]
+check "dpuos_trim=0: no report" [ "$(field report)" = no ]
+check "dpuos_trim=0: avahi-daemon enabled and running" [ "$(field avahi)" = "enabled active" ]
+check "dpuos_trim=0: the skip is logged" [ "$(field skip-logged)" = 1 ]
+
+# --- boot 2: dpuos_trim=dry-run
+boot "$image" 2 dpuos_trim=dry-run
+check "dry-run: no stamp, no report, no blacklist" [ "$(field stamp) $(field report) $(field modprobe-conf)" = "no no no" ]
+check "dry-run: avahi-daemon enabled and running" [ "$(field avahi)" = "enabled active" ]
+check "dry-run: the plan is in the journal ($(field plan-entries) entries)" [ "$(field plan-entries)" -gt 10 ]
+check "dry-run: the summary says planned" grep -q "^dpuos-trim planned policy" <<<"$(field summary)"
+
+# --- boot 3: killed hard while removing files
+vm_put "$image" "$work/boot4.sh" /rig/test.sh 0755
+cp --sparse=always "$image" "$work/before-cut.img"
+# ext4 commits its journal every 5 s: what a cut earlier than that finds is not yet durable.
+delay=${RIG_CUT_DELAY:-8}
+for attempt in 1 2 3; do
+        vm_start "$image" "$work/serial3.log" "dpuos_trim.policy=/root/extra.conf"
+        vm_wait_log "$work/serial3.log" 'dpuos-trim\[[0-9]+\]: files: applying' 300
+        sleep "$delay"
+        vm_kill "$image"
+        # Look at what a reboot would find: a copy with the ext4 journal replayed.
+        cp --sparse=always "$image" "$work/cut.img"
+        PATH=$PATH:/usr/sbin:/sbin e2fsck -E journal_only -y "$work/cut.img" >/dev/null 2>&1 || true
+        left=$(rig_debugfs -R "ls -p /usr/share/doc/bulk-test" "$work/cut.img" 2>/dev/null | grep -c '/d[0-9]*/' || true)
+        stamp=$(vm_exists "$work/cut.img" /etc/dpuos-trim/applied && echo yes || echo no)
+        rm -f "$work/cut.img"
+        echo "power cut after $delay s (attempt $attempt): $left of 200 bulk directories left, stamp $stamp"
+        if [ "$stamp" = no ] && [ "$left" -gt 0 ] && [ "$left" -lt 200 ]; then
+                break
+        fi
+        # Too early (nothing removed yet) or too late (done): try again from the same state.
+        [ "$left" -ge 200 ] && delay=$((delay * 2)) || delay=$((delay / 2 > 0 ? delay / 2 : 1))
+        cp --sparse=always "$work/before-cut.img" "$image"
+done
+check "the power cut hit the run while it removed files ($left of 200 directories left, no stamp)" \
+        [ "$stamp" = no ] && [ "$left" -gt 0 ] && [ "$left" -lt 200 ]
+
+# --- boot 4: the run starts again and completes
+boot "$image" 4 "dpuos_trim.policy=/root/extra.conf"
+check "first boot: the stamp exists" [ "$(field stamp)" = yes ]
+check "first boot: the service ran (active)" [ "$(field service)" = active ]
+check "first boot: no masked unit started in this boot ($(field started-masked))" [ "$(field started-masked)" = 0 ]
+for u in "${masked[@]}"; do
+        check "first boot: $u is masked" [ "$(field "enabled-$u")" = masked ]
+done
+check "first boot: systemctl --failed is empty" [ "$(field failed-units)" = 0 ]
+check "first boot: the summary entry is in the journal" grep -q "^dpuos-trim applied policy" <<<"$(field summary)"
+check "first boot: kernel.dmesg_restrict is 1" [ "$(field dmesg_restrict)" = 1 ]
+check "first boot: the bulk files are gone" [ "$(field bulk)" = 0 ]
+check "first boot: multi-user.target is reached" [ "$(field reached)" = active ]
+report=$(vm_read "$image" /var/lib/dpuos-trim/report.json)
+check "first boot: the report has no failed action" [ "$(jq .totals.failed <<<"$report")" = 0 ]
+state=$(grep -E '^(usr-|masks|etc/|leftovers)' <<<"$out")
+if diff -u <(printf '%s\n' "$reference") <(printf '%s\n' "$state"); then
+        ok "after the power cut and the next boot, the state equals the agent's clean offline result"
+else
+        not_ok "after the power cut and the next boot, the state differs from a clean run's (diff above)"
+fi
+
+# --- boot 5: skipped by the condition
+boot "$image" 5
+check "second boot: the service is skipped by its condition" [ "$(field condition)" = no ]
+check "second boot: no masked unit started" [ "$(field started-masked)" = 0 ]
+check "second boot: systemctl --failed is empty" [ "$(field failed-units)" = 0 ]
+check "second boot: kernel.dmesg_restrict is still 1" [ "$(field dmesg_restrict)" = 1 ]
+state5=$(grep -E '^(usr-|masks|etc/|leftovers)' <<<"$out")
+check "second boot: the state is as the first boot left it" [ "$state5" = "$state" ]
+
+# --- a broken policy
+boot "$work/broken.img" 6
+check "broken policy: the service failed" [ "$(field service)" = failed ]
+check "broken policy: FILE:LINE is in the service's journal" [ "$(field error-logged)" -ge 1 ]
+check "broken policy: the generator logged it and masked nothing" [ "$(field generator-logged)" -ge 1 ]
+check "broken policy: avahi-daemon untouched and running" [ "$(field avahi)" = "enabled active" ]
+check "broken policy: nothing written, no stamp" [ "$(field modprobe-conf) $(field stamp)" = "no no" ]
+check "broken policy: the machine reaches multi-user" [ "$(field reached)" = active ]
+
+echo "$failures failed"
+[ "$failures" = 0 ]

@@ -22,7 +22,7 @@ cp -n tests/fuzz/corpus/* "$work/" 2>/dev/null || true
 status=0
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
-        "$build/tests/fuzz/fuzz-policy" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+        "$build/tests/fuzz/fuzz-policy" -max_total_time="$seconds" -max_len=4096 -timeout=30 \
         -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1 "$work" || status=$?
 
 for f in "$build"/fuzz-artifacts/*; do

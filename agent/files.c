@@ -18,7 +18,9 @@
  * pattern's directory. Probe and apply run the same walk; apply removes only inodes that the
  * probe planned, so anything that appeared or was swapped in between is left alone. */
 
-#define MAX_DEPTH 16384
+/* About 600 bytes of stack a level: 8192 levels fit the default 8 MiB stack, and the glob
+ * matcher handles paths that deep. A deeper tree is reported, not walked. */
+#define MAX_DEPTH 8192
 #define MAX_FAILURES_LISTED 20
 
 /* Whatever the policy says, these are never removed (DESIGN §4). The first entry, a single
@@ -32,6 +34,10 @@ static const char * const protected_static[] = {
         "/lib*/ld-linux*", "/usr/lib*/ld-linux*", "/lib/*/ld-linux*", "/usr/lib/*/ld-linux*",
         "/lib*/libc.so*", "/usr/lib*/libc.so*", "/lib/*/libc.so*", "/usr/lib/*/libc.so*",
         "/lib*/ld-musl*", "/usr/lib*/ld-musl*",
+        /* glibc before 2.34 (openEuler 20.03: 2.28): libc.so.6 and the loader are links to
+         * libc-2.28.so and ld-2.28.so, the files that must stay */
+        "/lib*/libc-[0-9]*.so", "/usr/lib*/libc-[0-9]*.so", "/lib/*/libc-[0-9]*.so", "/usr/lib/*/libc-[0-9]*.so",
+        "/lib*/ld-[0-9]*.so", "/usr/lib*/ld-[0-9]*.so", "/lib/*/ld-[0-9]*.so", "/usr/lib/*/ld-[0-9]*.so",
         /* PID 1 */
         "/sbin/init", "/usr/sbin/init", "/lib/systemd/systemd", "/usr/lib/systemd/systemd",
         /* dpuos-trim itself: binary, units, generator, policy and state */
@@ -403,7 +409,9 @@ static bool visit(Walk *w, int dir_fd, const char *name, dev_t dev, bool matched
         if (!matched && !(S_ISDIR(st.st_mode) && glob_may_match_below(w->action->target, w->path)))
                 return false;
 
-        if (guards_match(&r->protected, w->path, false) || guards_match(&r->trees, w->path, true)) {
+        /* Each level checks only itself: the walk stopped above at any protected ancestor
+         * (and walk_from() checked the ancestors of where it started). */
+        if (guards_match(&r->protected, w->path, false) || guards_match(&r->trees, w->path, false)) {
                 if (matched)
                         note_protected(w, "protected path");
                 return false;

@@ -205,6 +205,14 @@ int open_parent_in_root(int root_fd, const char *path, bool create, const char *
 static int read_fd(int fd, size_t max, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, allocated = 0;
+        struct stat st;
+
+        /* Opened with O_NONBLOCK, so that a FIFO where a file is expected cannot hang the
+         * run; it is refused here. */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
 
         for (;;) {
                 if (allocated - n < 4096) {
@@ -231,14 +239,14 @@ static int read_fd(int fd, size_t max, char **ret) {
 }
 
 int read_file_in_root(int root_fd, const char *path, size_t max, char **ret) {
-        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY, 0);
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
         if (fd < 0)
                 return fd;
         return read_fd(fd, max, ret);
 }
 
 int read_file_host(const char *path, size_t max, char **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
         return read_fd(fd, max, ret);

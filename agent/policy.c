@@ -625,7 +625,8 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                                  : read_file_host(s[i].path, POLICY_FILE_MAX, &text);
                 if (k < 0) {
                         strv_push(&p->errors, xasprintf("%s: cannot read policy: %s", s[i].display,
-                                                        k == -EFBIG ? "larger than 1 MiB" : strerror(-k)));
+                                                        k == -EFBIG ? "larger than 1 MiB" :
+                                                        k == -EBADFD ? "not a regular file" : strerror(-k)));
                         r = -EINVAL;
                         continue;
                 }

@@ -178,8 +178,9 @@ static void raise_nofile(void) {
         }
 }
 
-/* Test hook: with $DPUOS_TRIM_TEST_PAUSE=FIFO the run stops between plan and apply until
- * something is written to FIFO, so that tests can change the tree under a made plan. */
+/* Test hook: with $DPUOS_TRIM_TEST_PAUSE=FIFO the run stops between plan and apply (with
+ * --check: after reading the policy) until something is written to FIFO, so that tests
+ * can change the tree under a made plan, or look at the process while it holds. */
 static void test_pause_point(void) {
         const char *fifo = getenv("DPUOS_TRIM_TEST_PAUSE");
         char c;
@@ -307,6 +308,7 @@ int run(int argc, char *argv[]) {
         }
 
         if (arg_check) {
+                test_pause_point();
                 if (!arg_quiet)
                         printf("Policy \"%s\" is valid (%zu file%s).\n", policy.name ?: "unnamed",
                                strv_length(policy.sources), strv_length(policy.sources) == 1 ? "" : "s");

@@ -197,3 +197,156 @@ report() {
 jq_report() {
         jq -r "$@" "$(report)"
 }
+
+# ---------------------------------------------------------------------------------------
+# Helpers of the attack tests (attack*.sh, dryrun-privs.sh): a fingerprint that survives any
+# file name, checks that exactly the expected paths went, and running the binary paused
+# between plan and apply.
+
+# glob_quote VAR STRING: sets VAR to STRING as a find -path pattern that matches only itself.
+glob_quote() {
+        local s=${2//\\/\\\\}
+        s=${s//\*/\\*}
+        s=${s//\?/\\?}
+        printf -v "$1" '%s' "${s//\[/\\[}"
+}
+
+# tree_fp DIR [PRUNE...]: a fingerprint of everything below DIR (crossing mount points) that
+# removing other entries cannot change: one line per entry with its path, type, mode, owner
+# and inode; for a regular file also its size and mtime, and a line with the SHA-256 of its
+# content; for a symlink its target. Backslashes, newlines and tabs in names are escaped, so
+# any name stays on one line and two names never give the same line. Left out: directory
+# sizes and mtimes and link counts, which removing a sibling or another link changes; and
+# the content of files deeper than PATH_MAX, which cannot be opened by name (their inode,
+# size and mtime still stand for them). PRUNE paths (in-tree, no leading '/') are left out
+# with all they hold, and are taken literally.
+tree_fp() {
+        local dir=$1 p q
+        shift
+        local prune=()
+        for p; do
+                glob_quote q "./$p"
+                prune+=(-path "$q" -prune -o)
+        done
+        (
+                cd "$dir"
+                find . "${prune[@]}" \
+                        \( -type d -printf '/%P\0d %m %U:%G %i\0\0' \
+                        -o -type l -printf '/%P\0l %m %U:%G %i\0%l\0' \
+                        -o -type f -printf '/%P\0f %m %U:%G %i %s %T@\0\0' \
+                        -o -printf '/%P\0%y %m %U:%G %i\0\0' \) |
+                        sed -z 's/\\/\\\\/g; s/\n/\\n/g; s/\t/\\t/g' | paste -z -d '\t' - - - | tr '\0' '\n'
+                # sha256sum escapes backslashes and newlines in the names it prints.
+                { find . "${prune[@]}" -type f -print0 | xargs -0 -r sha256sum -- 2>/dev/null || true; } |
+                        sed 's/^/sha256 /'
+        ) | sort
+}
+
+# fp_begin [PRUNE...]: the fingerprint of $ROOT without the paths the run is expected to
+# remove (in-tree, no leading '/') and without the report; fp_check compares with it.
+fp_begin() {
+        local p
+        FP_GONE=("$@")
+        for p in "${FP_GONE[@]}"; do
+                [[ -e $ROOT/$p || -L $ROOT/$p ]] || fail "fixture: /$(printf %q "$p") exists before the run"
+        done
+        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json >"$SCRATCH/fp.before"
+}
+
+# fp_check WHAT: nothing outside the expected removals changed (byte for byte), and every
+# expected removal is gone.
+fp_check() {
+        local what=$1 p missing=()
+        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json >"$SCRATCH/fp.after"
+        if diff -u "$SCRATCH/fp.before" "$SCRATCH/fp.after" >"$SCRATCH/fp.diff"; then
+                pass "$what: nothing outside the expected removals changed ($(wc -l <"$SCRATCH/fp.before") entries)"
+        else
+                fail "$what: nothing outside the expected removals changed"
+                head -40 "$SCRATCH/fp.diff" | sed "s/^/    /"
+        fi
+        for p in "${FP_GONE[@]}"; do
+                [[ -e $ROOT/$p || -L $ROOT/$p ]] && missing+=("/$(printf %q "$p")")
+        done
+        if [[ ${#FP_GONE[@]} -eq 0 ]]; then
+                :
+        elif [[ ${#missing[@]} -eq 0 ]]; then
+                pass "$what: all ${#FP_GONE[@]} expected removals are gone"
+        else
+                fail "$what: expected removals still there: ${missing[*]}"
+        fi
+}
+
+# dir_fp_begin NAME DIR / dir_fp_check NAME DIR WHAT: the same for a directory outside the
+# tree (a decoy, a bind mount's source) that must not change at all.
+dir_fp_begin() {
+        tree_fp "$2" >"$SCRATCH/dirfp.$1"
+}
+
+dir_fp_check() {
+        if diff -u "$SCRATCH/dirfp.$1" <(tree_fp "$2") >"$SCRATCH/dirfp.diff"; then
+                pass "$3 ($(wc -l <"$SCRATCH/dirfp.$1") entries unchanged)"
+        else
+                fail "$3"
+                head -40 "$SCRATCH/dirfp.diff" | sed "s/^/    /"
+        fi
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+        local stat
+        [[ -r /proc/$1/stat ]] && read -r stat <"/proc/$1/stat" 2>/dev/null || return 1
+        stat=${stat##*) }
+        [[ ${stat:0:1} != Z ]]
+}
+
+# pause_start ARGS...: runs the binary on $ROOT in the background with the test hook
+# $DPUOS_TRIM_TEST_PAUSE, and returns once it has made its plan and waits before applying
+# (status 0; $PAUSE_PID is the binary), or once it exited without getting there (status 1,
+# its exit status in $RC). pause_release lets it go on and waits for it ($RC).
+pause_start() {
+        local i
+        PAUSE_FIFO=$SCRATCH/pause.fifo
+        rm -f "$PAUSE_FIFO" "$SCRATCH/pause.go" "$SCRATCH/pause.reached"
+        mkfifo "$PAUSE_FIFO" "$SCRATCH/pause.go"
+        RC=0
+        DPUOS_TRIM_TEST_PAUSE=$PAUSE_FIFO "$DPUOS_TRIM" --root="$ROOT" "$@" >"$OUT" 2>"$ERR" &
+        PAUSE_PID=$!
+        # Opening the FIFO for writing returns only once the binary opens it to read, at its
+        # pause point; the byte that lets it go on is written when the test says so.
+        (exec 3>"$PAUSE_FIFO"; : >"$SCRATCH/pause.reached"; read -r _ <"$SCRATCH/pause.go"; printf x >&3) &
+        PAUSE_WRITER=$!
+        for ((i = 0; i < 6000; i++)); do
+                [[ -e $SCRATCH/pause.reached ]] && return 0
+                pid_alive "$PAUSE_PID" || break
+                sleep 0.01
+        done
+        kill "$PAUSE_WRITER" 2>/dev/null || true
+        wait "$PAUSE_WRITER" 2>/dev/null || true
+        if pid_alive "$PAUSE_PID"; then
+                kill -KILL "$PAUSE_PID" 2>/dev/null || true
+        fi
+        wait "$PAUSE_PID" || RC=$?
+        echo "    the binary did not reach its pause point (exit status $RC):" >&2
+        sed 's/^/    /' "$ERR" >&2
+        return 1
+}
+
+pause_release() {
+        echo go >"$SCRATCH/pause.go"
+        wait "$PAUSE_WRITER" || true
+        RC=0
+        wait "$PAUSE_PID" || RC=$?
+}
+
+# fast_dir NAME: sets FAST_DIR to a fresh directory $SCRATCH/NAME, on a tmpfs where the test
+# may mount one (big fixtures are made and removed much faster there than on a slow disk),
+# else on the scratch directory's own file system.
+fast_dir() {
+        FAST_DIR=$SCRATCH/$1
+        FAST_DIR_FS=$(stat -f -c %T "$SCRATCH")
+        mkdir -p "$FAST_DIR"
+        if [[ $(id -u) -eq 0 ]] && mount -t tmpfs -o mode=0755,size=75% dpuos-trim-test "$FAST_DIR" 2>/dev/null; then
+                MOUNTS+=("$FAST_DIR")
+                FAST_DIR_FS=tmpfs
+        fi
+}

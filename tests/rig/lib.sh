@@ -444,7 +444,7 @@ ct_kill() {
 # vm_image ROOTDIR IMAGE [SIZE_MB]: an ext4 image of ROOTDIR (mkfs.ext4 -d, no mount),
 # sized to the tree plus room to work in unless SIZE_MB is given.
 vm_image() {
-        local root=${1:?vm_image ROOTDIR IMAGE [SIZE_MB]} image=${2:?vm_image ROOTDIR IMAGE [SIZE_MB]} size=${3:-} used kver
+        local root=${1:?vm_image ROOTDIR IMAGE [SIZE_MB]} image=${2:?vm_image ROOTDIR IMAGE [SIZE_MB]} size=${3:-} used kver inodes
         [ -d "$root/boot" ] || rig_err "vm_image: $root has no /boot" || return
         kver=$(ls "$root/lib/modules" 2>/dev/null | sort -V | tail -n1)
         [ -n "$kver" ] && [ -f "$root/boot/vmlinuz-$kver" ] && [ -f "$root/boot/initrd.img-$kver" ] ||
@@ -456,7 +456,9 @@ vm_image() {
         rig_log "vm image: $image (${size} MiB ext4 from $root, kernel $kver)"
         rm -f "$image" "$image.pid"
         truncate -s "${size}M" "$image" || rig_err "vm_image: cannot create $image" || return
-        PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -L rig-root -d "$root" "$image" >&2 ||
+        # Enough inodes for trees with many small files (ext4's default ratio is one per 16 KiB).
+        inodes=$(($(find "$root" -xdev | wc -l) * 3 / 2 + 16384))
+        PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -L rig-root -N "$inodes" -d "$root" "$image" >&2 ||
                 rig_err "vm_image: mkfs.ext4 -d $root $image failed" || return
         cp "$root/boot/vmlinuz-$kver" "$image.vmlinuz" && cp "$root/boot/initrd.img-$kver" "$image.initrd" ||
                 rig_err "vm_image: cannot copy the kernel and initrd next to $image" || return

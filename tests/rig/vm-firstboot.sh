@@ -58,11 +58,10 @@ cp "$src"/conf/debian/*.conf "$root/etc/dpuos-trim/policy.d/"
 # The added policy of boot 3 and 4, and enough files that the hard power-off lands while
 # they are being removed.
 printf '[Units]\nMask=cron.service\n' >"$root/root/extra.conf"
-for d in $(seq 1 200); do
+for d in $(seq 1 300); do
         mkdir -p "$root/usr/share/doc/bulk-test/d$d"
         (cd "$root/usr/share/doc/bulk-test/d$d" && seq -f 'f%g' 1 200 | xargs touch)
 done
-bulk=40000
 install -m 0755 "$here/trim-state.sh" "$root/rig/trim-state.sh"
 
 # What the agent makes of the same tree offline: the reference for boot 4.
@@ -136,13 +135,16 @@ check "dry-run: avahi-daemon enabled and running" [ "$(field avahi)" = "enabled 
 check "dry-run: the plan is in the journal ($(field plan-entries) entries)" [ "$(field plan-entries)" -gt 10 ]
 check "dry-run: the summary says planned" grep -q "^dpuos-trim planned policy" <<<"$(field summary)"
 
-# --- boot 3: killed hard while removing files
+# --- boot 3: killed hard while removing files. The root is mounted with commit=1, so
+# that what the agent removed a second before the cut is on disk (ext4 commits every 5 s
+# by default); the delay after the agent says it removes files adapts until the cut lands
+# in the middle: too late (all gone) shortens it, too early (nothing gone) lengthens it.
 vm_put "$image" "$work/boot4.sh" /rig/test.sh 0755
 cp --sparse=always "$image" "$work/before-cut.img"
-# ext4 commits its journal every 5 s: what a cut earlier than that finds is not yet durable.
-delay=${RIG_CUT_DELAY:-8}
-for attempt in 1 2 3; do
-        vm_start "$image" "$work/serial3.log" "dpuos_trim.policy=/root/extra.conf"
+ds=${RIG_CUT_DELAY_DS:-30}   # the delay in tenths of a second
+for attempt in 1 2 3 4 5; do
+        delay=$((ds / 10)).$((ds % 10))
+        vm_start "$image" "$work/serial3.log" rootflags=commit=1 "dpuos_trim.policy=/root/extra.conf"
         vm_wait_log "$work/serial3.log" 'dpuos-trim\[[0-9]+\]: files: applying' 300
         sleep "$delay"
         vm_kill "$image"
@@ -152,16 +154,15 @@ for attempt in 1 2 3; do
         left=$(rig_debugfs -R "ls -p /usr/share/doc/bulk-test" "$work/cut.img" 2>/dev/null | grep -c '/d[0-9]*/' || true)
         stamp=$(vm_exists "$work/cut.img" /etc/dpuos-trim/applied && echo yes || echo no)
         rm -f "$work/cut.img"
-        echo "power cut after $delay s (attempt $attempt): $left of 200 bulk directories left, stamp $stamp"
-        if [ "$stamp" = no ] && [ "$left" -gt 0 ] && [ "$left" -lt 200 ]; then
+        echo "power cut ${delay} s into the removal (attempt $attempt): $left of 300 bulk directories left, stamp $stamp"
+        if [ "$stamp" = no ] && [ "$left" -gt 0 ] && [ "$left" -lt 300 ]; then
                 break
         fi
-        # Too early (nothing removed yet) or too late (done): try again from the same state.
-        [ "$left" -ge 200 ] && delay=$((delay * 2)) || delay=$((delay / 2 > 0 ? delay / 2 : 1))
+        if [ "$left" -ge 300 ]; then ds=$((ds * 3 / 2 + 10)); else ds=$((ds / 2 > 2 ? ds / 2 : 2)); fi
         cp --sparse=always "$work/before-cut.img" "$image"
 done
-check "the power cut hit the run while it removed files ($left of 200 directories left, no stamp)" \
-        [ "$stamp" = no ] && [ "$left" -gt 0 ] && [ "$left" -lt 200 ]
+check "the power cut hit the run while it removed files ($left of 300 directories left, no stamp)" \
+        [ "$stamp" = no ] && [ "$left" -gt 0 ] && [ "$left" -lt 300 ]
 
 # --- boot 4: the run starts again and completes
 boot "$image" 4 "dpuos_trim.policy=/root/extra.conf"

@@ -6,6 +6,10 @@
 #
 #   source tests/rig/checks.sh
 #   rig_test_begin NAME        sets $work
+#   rig_test_root [--first-boot]
+#                              a fresh root at $work/root with the agent installed, its
+#                              path there in $bin; without --first-boot the stamp is set,
+#                              so the test drives the agent and no first-boot run happens
 #   ct_start "$RIG_CT" ROOT    $RIG_CT is a container name of this test's own
 #   check "what" COMMAND...    runs COMMAND, prints ok/not ok
 #   rig_test_end               prints the count, fails if any check failed
@@ -33,6 +37,17 @@ rig_test_begin() { # NAME
         mkdir -p "$BUILD_DIR/rig"
         work=$(mktemp -d "$BUILD_DIR/rig/$1.XXXXXX")
         trap rig_test_cleanup EXIT
+}
+
+rig_test_root() {
+        root=$work/root
+        rig_new_root "$BUILD_DIR" "$root"
+        rig_install_agent "$root" "$BUILD_DIR"
+        bin=$(rig_agent_path "$BUILD_DIR")
+        if [ "${1:-}" != --first-boot ]; then
+                mkdir -p "$root/etc/dpuos-trim"
+                echo "test" >"$root/etc/dpuos-trim/applied"
+        fi
 }
 
 rig_test_end() {

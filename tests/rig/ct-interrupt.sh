@@ -23,12 +23,7 @@ rig_require_tools mmdebstrap systemd-nspawn nsenter meson jq
 rig_test_begin ct-interrupt
 name=$RIG_CT
 
-root=$work/root
-rig_new_root "$BUILD_DIR" "$root"
-rig_install_agent "$root" "$BUILD_DIR"
-bin=$(rig_agent_path "$BUILD_DIR")
-mkdir -p "$root/etc/dpuos-trim"
-echo "test" >"$root/etc/dpuos-trim/applied"   # no first-boot run: the test drives the agent
+rig_test_root   # the test drives the agent: no first-boot run
 
 units="apt-daily.service dpkg-db-backup.service man-db.service logrotate.service fstrim.service e2scrub_all.service cron.service"
 all_units="$units apt-daily.timer dpkg-db-backup.timer man-db.timer logrotate.timer fstrim.timer e2scrub_all.timer"

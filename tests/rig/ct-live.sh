@@ -20,14 +20,7 @@ rig_require_tools mmdebstrap systemd-nspawn nsenter meson jq
 rig_test_begin ct-live
 name=$RIG_CT
 
-root=$work/root
-rig_new_root "$BUILD_DIR" "$root"
-rig_install_agent "$root" "$BUILD_DIR"
-bin=$(rig_agent_path "$BUILD_DIR")
-# This test drives the agent by hand: the stamp keeps the first-boot service and the
-# generator out of the way.
-mkdir -p "$root/etc/dpuos-trim"
-echo "test" >"$root/etc/dpuos-trim/applied"
+rig_test_root   # the test drives the agent: no first-boot run
 
 cat >"$root/root/live.conf" <<'POLICY'
 [Policy]

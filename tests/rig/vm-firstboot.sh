@@ -18,6 +18,8 @@ set -euo pipefail
 export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
 # shellcheck source=tests/rig/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/rig/checks.sh
+source "$(dirname "$0")/checks.sh"
 BUILD_DIR=$(rig_abs "$BUILD_DIR")
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -25,20 +27,9 @@ src=$(cd "$here/../.." && pwd)
 rig_require_root
 rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs meson jq
 
-mkdir -p "$BUILD_DIR/rig"
-work=$(mktemp -d "$BUILD_DIR/rig/vm-firstboot.XXXXXX")
+rig_test_begin vm-firstboot
 image=$work/root.img
-cleanup() {
-        vm_running "$image" && vm_kill "$image"
-        vm_running "$work/broken.img" && vm_kill "$work/broken.img"
-        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
 
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 boot() { # IMAGE N [CMDLINE...]: boots, prints how long, leaves /rig/result in $out
         local img=$1 n=$2 t0=$SECONDS
         shift 2
@@ -49,9 +40,7 @@ boot() { # IMAGE N [CMDLINE...]: boots, prints how long, leaves /rig/result in $
 }
 field() { sed -n "s/^$1: //p" <<<"$out" | head -n1 | sed 's/ *$//'; }
 
-root=$work/root
-rig_new_root "$BUILD_DIR" "$root"
-rig_install_agent "$root" "$BUILD_DIR"
+rig_test_root --first-boot
 # The Debian variant of the reference policy, over the installed (openEuler) one.
 mkdir -p "$root/etc/dpuos-trim/policy.d"
 cp "$src"/conf/debian/*.conf "$root/etc/dpuos-trim/policy.d/"
@@ -204,5 +193,4 @@ check "broken policy: avahi-daemon untouched and running" [ "$(field avahi)" = "
 check "broken policy: nothing written, no stamp" [ "$(field modprobe-conf) $(field stamp)" = "no no" ]
 check "broken policy: the machine reaches multi-user" [ "$(field reached)" = active ]
 
-echo "$failures failed"
-[ "$failures" = 0 ]
+rig_test_end

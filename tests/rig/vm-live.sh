@@ -23,12 +23,7 @@ rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs meson jq
 rig_test_begin vm-live
 image=$work/root.img
 
-root=$work/root
-rig_new_root "$BUILD_DIR" "$root"
-rig_install_agent "$root" "$BUILD_DIR"
-bin=$(rig_agent_path "$BUILD_DIR")
-mkdir -p "$root/etc/dpuos-trim"
-echo "test" >"$root/etc/dpuos-trim/applied"   # the test drives the agent, not the first boot
+rig_test_root   # the test drives the agent: no first-boot run
 
 cat >"$root/root/vm.conf" <<'POLICY'
 [Policy]

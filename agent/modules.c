@@ -189,14 +189,6 @@ static int module_initstate(Context *ctx, const char *name, int *refcnt) {
         return kmod_module_get_initstate(mod);
 }
 
-static Action *unload_action(Plan *plan, const char *name) {
-        for (size_t i = 0; i < plan->n_actions; i++)
-                if (plan->actions[i]->kind == KIND_MODULES && plan->actions[i]->verb == VERB_UNLOAD &&
-                    streq(plan->actions[i]->target, name))
-                        return plan->actions[i];
-        return NULL;
-}
-
 /* A module can go when every holder goes before it and nothing else holds a reference. */
 static bool removable(Context *ctx, Plan *plan, const char *name, char **why) {
         _cleanup_strv_free_ char **holders = module_holders(ctx, name);
@@ -211,7 +203,7 @@ static bool removable(Context *ctx, Plan *plan, const char *name, char **why) {
                 return false;
         }
         STRV_FOREACH(h, holders) {
-                Action *ha = unload_action(plan, *h);
+                Action *ha = plan_find(plan, KIND_MODULES, VERB_UNLOAD, *h);
                 if (!ha || ha->state != STATE_CHANGE) {
                         *why = xasprintf("in use by %s%s", *h, ha ? ", which stays" : "");
                         return false;
@@ -249,7 +241,7 @@ static void probe_unused_dependencies(Context *ctx, Plan *plan) {
                                 const char *dn = kmod_module_get_name(d);
                                 _cleanup_free_ char *why = NULL;
 
-                                if (unload_action(plan, dn) || module_kept(ctx->policy, dn) ||
+                                if (plan_find(plan, KIND_MODULES, VERB_UNLOAD, dn) || module_kept(ctx->policy, dn) ||
                                     kmod_module_get_initstate(d) != KMOD_MODULE_LIVE ||
                                     !removable(ctx, plan, dn, &why))
                                         continue;
@@ -352,14 +344,6 @@ static void probe_initramfs(Context *ctx, Plan *plan) {
         }
 }
 
-static bool planned(const Plan *plan, Verb verb, const char *name) {
-        for (size_t i = 0; i < plan->n_actions; i++)
-                if (plan->actions[i]->kind == KIND_MODULES && plan->actions[i]->verb == verb &&
-                    streq(plan->actions[i]->target, name))
-                        return true;
-        return false;
-}
-
 /* The modprobe.d lines for every module the plan blacklists (new or already persisted). */
 static char **blacklist_lines(const Plan *plan) {
         char **lines = NULL;
@@ -395,7 +379,7 @@ static int modules_probe(Context *ctx, Plan *plan) {
 
         STRV_FOREACH(pattern, ctx->policy->module_blacklist) {
                 if (!string_is_glob(*pattern)) {
-                        if (!planned(plan, VERB_BLACKLIST, *pattern))
+                        if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *pattern))
                                 probe_blacklist_one(ctx, plan, &ix, existing, *pattern);
                         continue;
                 }
@@ -412,7 +396,7 @@ static int modules_probe(Context *ctx, Plan *plan) {
                 }
                 strv_sort(names);
                 STRV_FOREACH(m, names)
-                        if (!planned(plan, VERB_BLACKLIST, *m) && !module_kept(ctx->policy, *m))
+                        if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *m) && !module_kept(ctx->policy, *m))
                                 probe_blacklist_one(ctx, plan, &ix, existing, *m);
         }
 

@@ -94,6 +94,14 @@ Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State sta
         return a;
 }
 
+Action *plan_find(const Plan *plan, Kind kind, Verb verb, const char *target) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+                if (plan->actions[i]->kind == kind && plan->actions[i]->verb == verb &&
+                    streq(plan->actions[i]->target, target))
+                        return plan->actions[i];
+        return NULL;
+}
+
 void action_set_reason(Action *a, const char *fmt, ...) {
         va_list ap;
 

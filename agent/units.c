@@ -49,14 +49,6 @@ static bool unit_kept(const Policy *p, const char *unit) {
         return false;
 }
 
-static bool unit_planned(const Plan *plan, const char *unit) {
-        for (size_t i = 0; i < plan->n_actions; i++)
-                if (plan->actions[i]->kind == KIND_UNITS && plan->actions[i]->verb == VERB_MASK &&
-                    streq(plan->actions[i]->target, unit))
-                        return true;
-        return false;
-}
-
 /* Does a link in dir with this target point at want? Relative targets are resolved
  * lexically, as systemd does for masks ("../../../dev/null" masks too). */
 static bool link_points_to(const char *dir, const char *target, const char *want) {
@@ -108,7 +100,7 @@ static void probe_triggers(Context *ctx, Plan *plan, char **installed, const cha
                 return;
         for (size_t i = 0; i < ELEMENTSOF(trigger_suffixes); i++) {
                 _cleanup_free_ char *t = xasprintf("%.*s%s", (int) (dot - unit), unit, trigger_suffixes[i]);
-                if (!strv_contains(installed, t) || unit_planned(plan, t) || unit_kept(ctx->policy, t))
+                if (!strv_contains(installed, t) || plan_find(plan, KIND_UNITS, VERB_MASK, t) || unit_kept(ctx->policy, t))
                         continue;
                 Action *a = probe_mask(ctx, plan, installed, t);
                 if (!a->reason)
@@ -145,7 +137,7 @@ static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, cons
         if (sd_bus_get_property_strv(ctx->bus, SYSTEMD_DEST, path, SYSTEMD_UNIT, "TriggeredBy", &error, &triggers) < 0)
                 return;
         STRV_FOREACH(t, triggers) {
-                if (unit_planned(plan, *t) || unit_kept(ctx->policy, *t) || !strv_contains(installed, *t))
+                if (plan_find(plan, KIND_UNITS, VERB_MASK, *t) || unit_kept(ctx->policy, *t) || !strv_contains(installed, *t))
                         continue;
                 Action *a = probe_mask(ctx, plan, installed, *t);
                 if (!a->reason)
@@ -184,7 +176,7 @@ static void probe_stops(Context *ctx, Plan *plan) {
 }
 
 static void probe_one(Context *ctx, Plan *plan, char **installed, const char *unit) {
-        if (unit_planned(plan, unit))
+        if (plan_find(plan, KIND_UNITS, VERB_MASK, unit))
                 return;
         if (unit_kept(ctx->policy, unit)) {
                 Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_SKIP);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
 #include <syslog.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 #include "journal.h"
 #include "macro.h"
+#include "strv.h"
 
 static int action_priority(const Action *a) {
         switch (a->outcome) {
@@ -60,4 +62,34 @@ void journal_log_plan(const Context *ctx, const Plan *plan, const RunInfo *info)
                         "DPUOS_TRIM_FILES_REMOVED=%" PRIu64, t.files,
                         "DPUOS_TRIM_DURATION_USEC=%" PRIu64, (uint64_t) (info->duration * 1e6),
                         NULL);
+}
+
+void journal_log_verify(const Context *ctx, const Plan *plan, const RunInfo *info) {
+        _cleanup_strv_free_ char **fields = NULL;
+        _cleanup_free_ struct iovec *iov = NULL;
+        size_t drift = 0, n;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                if (a->state != STATE_CHANGE)
+                        continue;
+                strv_push(&fields, xasprintf("DPUOS_TRIM_DRIFT_ITEM=%s %s: %s", kind_to_string(a->kind), a->target,
+                                             drift_to_string(a)));
+                drift++;
+        }
+        strv_push(&fields, drift ? xasprintf("MESSAGE=dpuos-trim: %zu item%s of policy \"%s\" no longer hold%s "
+                                             "(dpuos-trim --verify lists them)", drift, drift == 1 ? "" : "s",
+                                             ctx->policy->name ?: "unnamed", drift == 1 ? "s" : "")
+                                 : xasprintf("MESSAGE=dpuos-trim: policy \"%s\" holds", ctx->policy->name ?: "unnamed"));
+        strv_push(&fields, xstrdup("MESSAGE_ID=" MESSAGE_ID_VERIFY));
+        strv_push(&fields, xasprintf("PRIORITY=%d", drift ? LOG_WARNING : LOG_INFO));
+        strv_push(&fields, xasprintf("DPUOS_TRIM_MODE=%s", info->mode));
+        strv_push(&fields, xasprintf("DPUOS_TRIM_POLICY=%s", ctx->policy->name ?: "unnamed"));
+        strv_push(&fields, xasprintf("DPUOS_TRIM_DRIFT=%zu", drift));
+
+        n = strv_length(fields);
+        iov = xcalloc(n, sizeof(struct iovec));
+        for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
+        (void) sd_journal_sendv(iov, (int) n);
 }

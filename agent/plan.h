@@ -22,7 +22,9 @@ typedef enum Verb {
         VERB_UNLOAD,
         VERB_SET,
         VERB_REMOVE,
-        VERB_DROP,         /* a persisted entry the policy no longer asks for */
+        VERB_DROP,         /* a persisted entry or mask the policy no longer asks for */
+        VERB_RESTORE,      /* put back the live value found before dpuos-trim changed it */
+        VERB_EXCLUDE,      /* tell the package manager not to install removed files again */
         _VERB_MAX,
 } Verb;
 

@@ -90,6 +90,56 @@ void report_print_table(const Plan *plan, bool dry_run, FILE *f) {
         }
 }
 
+const char *drift_to_string(const Action *a) {
+        switch (a->verb) {
+        case VERB_MASK:
+                return "not masked";
+        case VERB_STOP:
+                return "running";
+        case VERB_BLACKLIST:
+                return "not blacklisted";
+        case VERB_UNLOAD:
+                return "loaded";
+        case VERB_SET:
+                return "differs";
+        case VERB_REMOVE:
+                return "present";
+        case VERB_DROP:
+                return "left behind";
+        case VERB_RESTORE:
+                return "not restored";
+        case VERB_EXCLUDE:
+                return "not excluded";
+        default:
+                return "drifted";
+        }
+}
+
+void report_print_drift(const Plan *plan, bool all, FILE *f) {
+        fprintf(f, "%-8s %-44s %-16s %10s  %s\n", "KIND", "TARGET", "DRIFT", "BYTES", "DETAILS");
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                _cleanup_free_ char *bytes = NULL, *details = NULL;
+
+                if (a->state != STATE_CHANGE && !all)
+                        continue;
+                fprintf(f, "%-8s ", kind_to_string(a->kind));
+                print_escaped(f, a->target, 44);
+                fprintf(f, " %-16s ", a->state == STATE_CHANGE ? drift_to_string(a) : state_to_string(a->state));
+                if (a->kind == KIND_FILES && (a->n_files || a->n_dirs)) {
+                        bytes = format_bytes(a->bytes);
+                        details = xasprintf("%" PRIu64 " files, %" PRIu64 " dirs", a->n_files, a->n_dirs);
+                } else if (a->value && a->old_value)
+                        details = xasprintf("live %s, %s %s", a->old_value,
+                                            a->verb == VERB_RESTORE ? "saved" : "policy", a->value);
+                else if (a->verb == VERB_SET && a->state == STATE_CHANGE)
+                        details = xasprintf("not persisted (= %s)", a->value);
+                fprintf(f, "%10s  ", strempty(bytes));
+                print_escaped(f, details ?: strempty(a->reason), 0);
+                fputc('\n', f);
+        }
+}
+
 void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f) {
         JsonWriter j = { .f = f, .pretty = true };
         Totals t;
@@ -108,6 +158,12 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         json_end_object(&j);
         json_double(&j, "started", info->started);
         json_double(&j, "duration", info->duration);
+        if (streq(info->mode, "verify")) {
+                uint64_t drift = 0;
+                for (size_t i = 0; i < plan->n_actions; i++)
+                        drift += plan->actions[i]->state == STATE_CHANGE;
+                json_uint(&j, "drift", drift);
+        }
 
         json_begin_array(&j, "actions");
         for (size_t i = 0; i < plan->n_actions; i++) {
@@ -179,8 +235,12 @@ int report_write(const Context *ctx, const Plan *plan, const RunInfo *info) {
 void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f) {
         Totals t;
 
-        fprintf(f, "dpuos-trim: policy \"%s\" %s %s in %.2fs\n", ctx->policy->name ?: "unnamed",
-                ctx->dry_run ? "planned for" : "applied to", ctx->root, info->duration);
+        if (streq(info->mode, "revert"))
+                fprintf(f, "dpuos-trim: revert %s %s in %.2fs\n", ctx->dry_run ? "planned for" : "applied to",
+                        ctx->root, info->duration);
+        else
+                fprintf(f, "dpuos-trim: policy \"%s\" %s %s in %.2fs\n", ctx->policy->name ?: "unnamed",
+                        ctx->dry_run ? "planned for" : "applied to", ctx->root, info->duration);
         for (Kind k = 0; k < _KIND_MAX; k++) {
                 if (!(ctx->kinds & (1u << k)))
                         continue;

@@ -8,7 +8,7 @@
 #define REPORT_PATH "/var/lib/dpuos-trim/report.json"
 
 typedef struct RunInfo {
-        const char *mode;        /* "apply" or "dry-run" */
+        const char *mode;        /* "apply", "dry-run", "verify" or "revert" */
         double started;          /* CLOCK_REALTIME, seconds */
         double duration;         /* seconds */
         double kind_seconds[_KIND_MAX];
@@ -27,6 +27,10 @@ void report_print_table(const Plan *plan, bool dry_run, FILE *f);
 
 /* The plan or the report as JSON (DESIGN §4). */
 void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f);
+
+/* --verify: the actions that found drift (all of them with all), and what each drift is. */
+void report_print_drift(const Plan *plan, bool all, FILE *f);
+const char *drift_to_string(const Action *a);
 
 /* Atomically writes report.json into the tree's state directory. */
 int report_write(const Context *ctx, const Plan *plan, const RunInfo *info);

@@ -21,6 +21,8 @@
 
 static bool arg_dry_run = false;
 static bool arg_check = false;
+static bool arg_verify = false;
+static bool arg_revert = false;
 static bool arg_firstboot = false;
 static bool arg_json = false;
 static bool arg_quiet = false;
@@ -38,6 +40,11 @@ static void help(void) {
                "Modes:\n"
                "     --dry-run        Print the plan; change nothing\n"
                "     --check          Validate the policy (syntax and meaning); change nothing\n"
+               "     --verify         Compare the system with the policy and list what no\n"
+               "                      longer holds (drift); change nothing\n"
+               "     --revert         Undo what can be undone: unmask, remove the blacklist,\n"
+               "                      sysctl.d, tmpfiles.d and package manager files, restore\n"
+               "                      saved live values; removed files stay removed\n"
                "\n"
                "Options:\n"
                "     --root=DIR       Operate offline on the OS tree at DIR\n"
@@ -48,14 +55,14 @@ static void help(void) {
                "                      /etc/dpuos-trim/applied exists, follow the kernel command\n"
                "                      line (dpuos_trim=0|dry-run, dpuos_trim.policy=PATH), and\n"
                "                      write the stamp after a run without failures\n"
-               "     --json           Machine-readable output (plan, report)\n"
+               "     --json           Machine-readable output (plan, verify, report)\n"
                "  -v --verbose        Also print every action and debug messages\n"
                "  -q --quiet          Print only errors\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"
                "\n"
                "Exit status: 0 done or nothing to do; 1 some actions failed, the rest\n"
-               "applied; 2 bad policy or usage, nothing changed.\n"
+               "applied; 2 bad policy or usage, nothing changed; 3 --verify found drift.\n"
                "\n"
                "See dpuos-trim(8) and dpuos-trim.conf(5).\n");
 }
@@ -82,6 +89,8 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_DRY_RUN = 0x100,
                 ARG_CHECK,
+                ARG_VERIFY,
+                ARG_REVERT,
                 ARG_ROOT,
                 ARG_POLICY,
                 ARG_ONLY,
@@ -92,6 +101,8 @@ static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "dry-run", no_argument,       NULL, ARG_DRY_RUN },
                 { "check",   no_argument,       NULL, ARG_CHECK   },
+                { "verify",  no_argument,       NULL, ARG_VERIFY  },
+                { "revert",  no_argument,       NULL, ARG_REVERT  },
                 { "root",    required_argument, NULL, ARG_ROOT    },
                 { "policy",  required_argument, NULL, ARG_POLICY  },
                 { "only",    required_argument, NULL, ARG_ONLY    },
@@ -119,6 +130,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_CHECK:
                         arg_check = true;
+                        break;
+                case ARG_VERIFY:
+                        arg_verify = true;
+                        break;
+                case ARG_REVERT:
+                        arg_revert = true;
                         break;
                 case ARG_ROOT:
                         if (!*optarg)
@@ -156,9 +173,13 @@ static int parse_argv(int argc, char *argv[]) {
 
         if (optind < argc)
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'. See --help.", argv[optind]);
-        if (arg_dry_run && arg_check)
-                return log_error_errno(-EINVAL, "--dry-run and --check cannot be combined.");
-        if (arg_firstboot && (arg_check || arg_policy))
+        if (arg_dry_run + arg_check + arg_verify > 1)
+                return log_error_errno(-EINVAL, "--dry-run, --check and --verify cannot be combined.");
+        if (arg_revert && (arg_check || arg_verify || arg_firstboot))
+                return log_error_errno(-EINVAL, "--revert cannot be combined with --check, --verify or --firstboot.");
+        if (arg_revert && arg_policy)
+                return log_error_errno(-EINVAL, "--revert takes no policy: it undoes what the saved state records.");
+        if (arg_firstboot && (arg_check || arg_verify || arg_policy))
                 return log_error_errno(-EINVAL, "--firstboot takes its policy from the search path and the kernel command line.");
         return 1;
 }
@@ -230,6 +251,37 @@ static int open_root(Context *ctx, char **ret_root) {
         return 0;
 }
 
+/* --verify: the plan is the drift. */
+static int verify_finish(const Context *ctx, const Plan *plan, const RunInfo *info) {
+        size_t drift = 0;
+
+        for (size_t i = 0; i < plan->n_actions; i++)
+                drift += plan->actions[i]->state == STATE_CHANGE;
+
+        if (!ctx->offline)
+                journal_log_verify(ctx, plan, info);
+        if (arg_json)
+                report_print_json(ctx, plan, info, stdout);
+        else if (!arg_quiet) {
+                if (drift > 0 || arg_verbose)
+                        report_print_drift(plan, arg_verbose > 0, stdout);
+                printf("dpuos-trim: policy \"%s\" on %s: %s%zu item%s drifted\n", ctx->policy->name ?: "unnamed",
+                       ctx->root, drift ? "" : "holds, ", drift, drift == 1 ? "" : "s");
+        }
+        return drift > 0 ? EXIT_DRIFT : EXIT_ALL_DONE;
+}
+
+static void print_revert_notes(const Context *ctx) {
+        if (ctx->kinds & (1u << KIND_UNITS))
+                printf("Unmasked units are not started: start those you need, or reboot.\n");
+        if (!ctx->offline && (ctx->kinds & (1u << KIND_MODULES)))
+                printf("Unloaded modules are not loaded again: the next boot (or modprobe) loads what the hardware needs.\n");
+        if (ctx->offline && (ctx->kinds & ((1u << KIND_SYSCTL) | (1u << KIND_SYSFS))))
+                printf("Saved live values are restored only on the running system, not under --root.\n");
+        if (ctx->kinds & (1u << KIND_FILES))
+                printf("Removed files stay removed: reinstall their packages to get them back.\n");
+}
+
 int run(int argc, char *argv[]) {
         _cleanup_free_ char *root = NULL;
         _cleanup_strv_free_ char **cmdline_policies = NULL;
@@ -254,7 +306,7 @@ int run(int argc, char *argv[]) {
         raise_nofile();
         t0 = now(CLOCK_MONOTONIC);
         info.started = now(CLOCK_REALTIME);
-        info.mode = arg_dry_run ? "dry-run" : "apply";
+        info.mode = arg_verify ? "verify" : arg_revert ? "revert" : arg_dry_run ? "dry-run" : "apply";
 
         r = open_root(&ctx, &root);
         if (r < 0) {
@@ -262,11 +314,11 @@ int run(int argc, char *argv[]) {
                 goto finish;
         }
         ctx.root = root;
-        ctx.dry_run = arg_dry_run;
+        ctx.dry_run = arg_dry_run || arg_verify;
 
         /* Modes that only look never hold a capability that can write. A dry run asked for
          * on the kernel command line drops them below, once that is known. */
-        if ((arg_dry_run || arg_check) && caps_drop_to_reader() < 0) {
+        if ((ctx.dry_run || arg_check) && caps_drop_to_reader() < 0) {
                 ret = EXIT_INVALID;
                 goto finish;
         }
@@ -298,7 +350,9 @@ int run(int argc, char *argv[]) {
                 }
         }
 
-        r = policy_load_extra(&policy, ctx.root_fd, streq(root, "/") ? NULL : root, arg_policy, cmdline_policies);
+        /* --revert runs with an empty policy: every kind then takes back what it finds of
+         * earlier runs (masks it recorded, its persisted files, saved live values). */
+        r = arg_revert ? 0 : policy_load_extra(&policy, ctx.root_fd, streq(root, "/") ? NULL : root, arg_policy, cmdline_policies);
         if (r < 0) {
                 STRV_FOREACH(e, policy.errors)
                         fprintf(stderr, "%s\n", *e);
@@ -314,7 +368,7 @@ int run(int argc, char *argv[]) {
                                strv_length(policy.sources), strv_length(policy.sources) == 1 ? "" : "s");
                 goto finish;
         }
-        if (!policy.sources)
+        if (!policy.sources && !arg_revert)
                 log_notice("No policy files found; nothing to do.");
 
         /* One kind at a time, to time each; the context (and the connections the live
@@ -332,7 +386,13 @@ int run(int argc, char *argv[]) {
         }
         ctx.kinds = kinds;
 
-        if (!arg_dry_run && caps_drop_for_plan(&ctx, &plan) < 0) {
+        if (arg_verify) {
+                info.duration = now(CLOCK_MONOTONIC) - t0;
+                ret = verify_finish(&ctx, &plan, &info);
+                goto finish;
+        }
+
+        if (!ctx.dry_run && caps_drop_for_plan(&ctx, &plan) < 0) {
                 log_error("Refusing to apply with more privilege than the plan needs; nothing was changed.");
                 ret = EXIT_SOME_FAILED;
                 goto finish;
@@ -373,6 +433,9 @@ int run(int argc, char *argv[]) {
                         ret = EXIT_SOME_FAILED;
                 goto finish;
         }
+
+        if (arg_revert && !arg_quiet)
+                print_revert_notes(&ctx);
 
         r = report_write(&ctx, &plan, &info);
         if (r < 0)

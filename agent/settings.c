@@ -51,6 +51,65 @@ static char *saved_path(const SettingsKind *sk) {
         return xasprintf(SAVED_DIR "/%s.conf", sk->kind == KIND_SYSCTL ? "sysctl" : "sysfs");
 }
 
+/* "key = value" lines of the saved file. */
+static bool saved_split(const char *line, char **ret_key, char **ret_value) {
+        const char *eq = strstr(line, " = ");
+
+        if (!eq || eq == line)
+                return false;
+        *ret_key = xstrndup(line, eq - line);
+        *ret_value = xstrdup(eq + 3);
+        return true;
+}
+
+static bool policy_sets(const SettingsKind *sk, const Policy *p, const char *key) {
+        const Setting *settings;
+        size_t n;
+
+        settings = sk->settings(p, &n);
+        for (size_t i = 0; i < n; i++)
+                if (streq(settings[i].key, key))
+                        return true;
+        return false;
+}
+
+/* A key that dpuos-trim changed and the policy no longer sets (none does for --revert) gets
+ * its old value back. Only the running kernel has live values. */
+static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        _cleanup_free_ char *path = saved_path(sk);
+        _cleanup_strv_free_ char **saved = NULL;
+        int r;
+
+        if (ctx->offline)
+                return 0;
+        r = conffile_read(ctx, path, &saved);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot read %s: %m", path);
+
+        STRV_FOREACH(l, saved) {
+                _cleanup_free_ char *key = NULL, *value = NULL, *live = NULL, *current = NULL;
+                Action *a;
+
+                if (!saved_split(*l, &key, &value) || policy_sets(sk, ctx->policy, key))
+                        continue;
+                live = sk->live_path(&(Setting) { .key = key });
+                a = plan_add(plan, sk->kind, VERB_RESTORE, key, STATE_CHANGE);
+                a->value = TAKE_PTR(value);
+                r = read_file_host(live, 64 * 1024, &current);
+                if (r < 0) {
+                        a->state = STATE_SKIP;
+                        action_set_reason(a, "cannot read %s: %s", live, strerror(-r));
+                        continue;
+                }
+                current[strcspn(current, "\n")] = 0;
+                a->old_value = TAKE_PTR(current);
+                if (!live_differs(a))
+                        a->state = STATE_UNCHANGED;
+                action_set_reason(a, "no longer in the policy: the value found before dpuos-trim changed it");
+        }
+        return 0;
+}
+
 int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **existing = NULL;
         const Setting *settings;
@@ -98,15 +157,33 @@ int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
                 if (live_differs(a))
                         a->state = STATE_CHANGE;
         }
-        return 0;
+        return probe_restore(sk, ctx, plan);
+}
+
+static int saved_write(Context *ctx, const char *path, char **lines) {
+        _cleanup_free_ char *content = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!lines || !*lines) {
+                r = unlink_in_root(ctx->root_fd, path);
+                return r == -ENOENT ? 0 : r;
+        }
+        STRV_FOREACH(l, lines)
+                len += strlen(*l) + 1;
+        content = xmalloc(len + 1);
+        content[0] = 0;
+        for (char *p = content, **l = lines; l && *l; l++)
+                p = stpcpy(stpcpy(p, *l), "\n");
+        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
+        return r < 0 ? r : 0;
 }
 
 /* The value found before the first change is what --revert restores: a later run never
  * overwrites it with a value dpuos-trim itself wrote. */
 static int save_old_values(const SettingsKind *sk, Context *ctx, Plan *plan) {
-        _cleanup_free_ char *path = saved_path(sk), *content = NULL;
+        _cleanup_free_ char *path = saved_path(sk);
         _cleanup_strv_free_ char **lines = NULL;
-        size_t len = 0;
         bool added = false;
         int r;
 
@@ -130,15 +207,30 @@ static int save_old_values(const SettingsKind *sk, Context *ctx, Plan *plan) {
         }
         if (!added)
                 return 0;
+        return saved_write(ctx, path, lines);
+}
 
-        STRV_FOREACH(l, lines)
-                len += strlen(*l) + 1;
-        content = xmalloc(len + 1);
-        content[0] = 0;
-        for (char *p = content, **l = lines; l && *l; l++)
-                p = stpcpy(stpcpy(p, *l), "\n");
-        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
-        return r < 0 ? r : 0;
+/* Saved values that are back live (or were never needed) are forgotten. */
+static int forget_restored(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        _cleanup_free_ char *path = saved_path(sk);
+        _cleanup_strv_free_ char **lines = NULL, **kept = NULL;
+        int r;
+
+        r = conffile_read(ctx, path, &lines);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(l, lines) {
+                _cleanup_free_ char *key = NULL, *value = NULL;
+                const Action *a = NULL;
+
+                if (saved_split(*l, &key, &value))
+                        a = plan_find(plan, sk->kind, VERB_RESTORE, key);
+                if (!a || (a->outcome != OUTCOME_DONE && a->outcome != OUTCOME_UNCHANGED))
+                        strv_extend(&kept, *l);
+        }
+        if (strv_length(kept) == strv_length(lines))
+                return 0;
+        return saved_write(ctx, path, kept);
 }
 
 static int write_live(const char *path, const char *value) {
@@ -196,6 +288,23 @@ static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
                         RET_GATHER(ret, log_error_errno(r, "Failed to set %s: %m", a->target));
                         plan_settle(ctx, plan, a, OUTCOME_FAILED, r);
                 }
+        }
+
+        for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != sk->kind || a->verb != VERB_RESTORE || !action_begin(ctx, plan, a))
+                        continue;
+                _cleanup_free_ char *path = sk->live_path(&(Setting) { .key = a->target });
+                r = write_live(path, a->value);
+                if (r < 0)
+                        RET_GATHER(ret, log_error_errno(r, "Failed to restore %s: %m", a->target));
+                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+        }
+        if (!ctx->dry_run) {
+                r = forget_restored(sk, ctx, plan);
+                if (r < 0)
+                        RET_GATHER(ret, log_error_errno(r, "Failed to update the saved %s values: %m",
+                                                        kind_to_string(sk->kind)));
         }
         return ret;
 }

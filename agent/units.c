@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "bus.h"
+#include "conffile.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "log.h"
@@ -12,6 +13,10 @@
 #include "strv.h"
 
 #define MASK_DIR "/etc/systemd/system"
+/* The units dpuos-trim itself masked: a mask the policy no longer asks for (and, for
+ * --revert, every one) is taken back from this list, and an administrator's own masks are
+ * never touched. */
+#define MASKED_RECORD "/var/lib/dpuos-trim/saved/masked-units"
 #define STOP_TIMEOUT_USEC (90ULL * 1000000ULL)
 #define RELOAD_TIMEOUT_USEC (180ULL * 1000000ULL)
 
@@ -57,28 +62,51 @@ static bool link_points_to(const char *dir, const char *target, const char *want
         return streq(norm, want);
 }
 
-/* What is at /etc/systemd/system/UNIT decides whether a mask can be written there. */
-static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char *unit) {
+typedef enum MaskState {
+        MASK_ABSENT,       /* nothing at /etc/systemd/system/UNIT */
+        MASK_MASKED,       /* a link to /dev/null */
+        MASK_LINK,         /* a link elsewhere: an alias or a linked unit */
+        MASK_FILE,         /* a unit file of its own */
+} MaskState;
+
+static MaskState mask_state(Context *ctx, const char *unit, char **ret_target) {
         _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
         _cleanup_close_ int dir_fd = -1;
         const char *name;
         struct stat st;
-        Action *a;
 
         dir_fd = open_parent_in_root(ctx->root_fd, path, false, &name);
-        if (dir_fd >= 0 && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                if (S_ISLNK(st.st_mode) && readlink_in_root(ctx->root_fd, path, &target) >= 0) {
-                        if (link_points_to(MASK_DIR, target, "/dev/null"))
-                                return plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_UNCHANGED);
-                        a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_IMPOSSIBLE);
-                        action_set_reason(a, "%s is a symlink to %s (an alias or linked unit); "
-                                          "systemd refuses to mask over it", path, target);
-                        return a;
-                }
+        if (dir_fd < 0 || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return MASK_ABSENT;
+        if (!S_ISLNK(st.st_mode) || readlink_in_root(ctx->root_fd, path, &target) < 0)
+                return MASK_FILE;
+        if (link_points_to(MASK_DIR, target, "/dev/null"))
+                return MASK_MASKED;
+        if (ret_target)
+                *ret_target = TAKE_PTR(target);
+        return MASK_LINK;
+}
+
+/* What is at /etc/systemd/system/UNIT decides whether a mask can be written there. */
+static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char *unit) {
+        _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
+        Action *a;
+
+        switch (mask_state(ctx, unit, &target)) {
+        case MASK_MASKED:
+                return plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_UNCHANGED);
+        case MASK_LINK:
+                a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_IMPOSSIBLE);
+                action_set_reason(a, "%s is a symlink to %s (an alias or linked unit); "
+                                  "systemd refuses to mask over it", path, target);
+                return a;
+        case MASK_FILE:
                 a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_IMPOSSIBLE);
                 action_set_reason(a, "%s is a unit file of its own, not a link; masking would "
                                   "need to delete it", path);
                 return a;
+        case MASK_ABSENT:
+                break;
         }
 
         if (!strv_contains(installed, unit)) {
@@ -189,12 +217,38 @@ static void probe_one(Context *ctx, Plan *plan, char **installed, const char *un
                 probe_live_triggers(ctx, plan, installed, unit);
 }
 
+/* A unit this policy masks or keeps masked. */
+static bool mask_wanted(const Plan *plan, const char *unit) {
+        const Action *m = plan_find(plan, KIND_UNITS, VERB_MASK, unit);
+        return m && (m->state == STATE_CHANGE || m->state == STATE_UNCHANGED);
+}
+
+/* Masks dpuos-trim wrote that the policy no longer asks for (all of them for --revert,
+ * which runs with an empty policy) are taken back. */
+static int probe_stale_masks(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **recorded = NULL;
+        int r;
+
+        r = conffile_read(ctx, MASKED_RECORD, &recorded);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot read %s: %m", MASKED_RECORD);
+
+        STRV_FOREACH(u, recorded) {
+                if (mask_wanted(plan, *u) || plan_find(plan, KIND_UNITS, VERB_DROP, *u) ||
+                    mask_state(ctx, *u, NULL) != MASK_MASKED)
+                        continue;
+                Action *a = plan_add(plan, KIND_UNITS, VERB_DROP, *u, STATE_CHANGE);
+                action_set_reason(a, "masked by dpuos-trim, no longer in the policy: unmask");
+        }
+        return 0;
+}
+
 static int units_probe(Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **installed = NULL;
         int r;
 
         if (!ctx->policy->unit_mask)
-                return 0;
+                return probe_stale_masks(ctx, plan);
 
         list_unit_files(ctx, &installed);
 
@@ -223,7 +277,7 @@ static int units_probe(Context *ctx, Plan *plan) {
 
         if (ctx->bus && ctx->policy->unit_stop)
                 probe_stops(ctx, plan);
-        return 0;
+        return probe_stale_masks(ctx, plan);
 }
 
 static int mask_offline(Context *ctx, Action *a) {
@@ -275,6 +329,56 @@ static int mask_live(Context *ctx, Action *a) {
         if (!linked)
                 action_set_reason(a, "already masked when applied");
         return 0;
+}
+
+static int unmask_offline(Context *ctx, Action *a) {
+        _cleanup_free_ char *path = path_join(MASK_DIR, a->target);
+
+        if (mask_state(ctx, a->target, NULL) != MASK_MASKED) {
+                action_set_reason(a, "no longer masked when applied");
+                return 0;
+        }
+        return unlink_in_root(ctx->root_fd, path);
+}
+
+static int unmask_live(Context *ctx, Action *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(ctx->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "UnmaskUnitFiles");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, (char *[]) { a->target, NULL });
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "b", false);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(ctx->bus, m, 0, &error, NULL);
+        if (r < 0)
+                action_set_reason(a, "UnmaskUnitFiles: %s", bus_error_message(&error, r));
+        return r;
+}
+
+/* The record is written before the masks it lists, so that a run cut short in between
+ * still knows what it may have masked. */
+static int record_write(Context *ctx, char **units) {
+        _cleanup_free_ char *content = NULL;
+        size_t n = 0;
+        char *p;
+
+        if (!units || !*units) {
+                int r = unlink_in_root(ctx->root_fd, MASKED_RECORD);
+                return r == -ENOENT ? 0 : r;
+        }
+        STRV_FOREACH(u, units)
+                n += strlen(*u) + 1;
+        content = xasprintf("# Units masked by dpuos-trim, for --revert. Do not edit.\n%*s", (int) n, "");
+        p = content + strlen(content) - n;
+        STRV_FOREACH(u, units)
+                p = stpcpy(stpcpy(p, *u), "\n");
+        return write_file_atomic_in_root(ctx->root_fd, MASKED_RECORD, content, 0644);
 }
 
 static int daemon_reload(Context *ctx) {
@@ -411,12 +515,30 @@ static void reset_failed_masked(Context *ctx, Plan *plan) {
 }
 
 static int units_apply(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **recorded = NULL, **kept = NULL;
         unsigned masked = 0;
-        int ret = 0;
+        bool grew = false;
+        int ret = 0, r;
+
+        if (!ctx->dry_run) {
+                r = conffile_read(ctx, MASKED_RECORD, &recorded);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read %s: %m; masking nothing", MASKED_RECORD);
+                for (size_t i = 0; i < plan->n_actions; i++) {
+                        Action *a = plan->actions[i];
+                        if (a->kind == KIND_UNITS && a->verb == VERB_MASK && a->state == STATE_CHANGE &&
+                            !strv_contains(recorded, a->target)) {
+                                strv_extend(&recorded, a->target);
+                                grew = true;
+                        }
+                }
+                r = grew ? record_write(ctx, recorded) : 0;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write %s: %m; masking nothing", MASKED_RECORD);
+        }
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
-                int r;
 
                 if (a->kind != KIND_UNITS || a->verb != VERB_MASK || !action_begin(ctx, plan, a))
                         continue;
@@ -428,6 +550,40 @@ static int units_apply(Context *ctx, Plan *plan) {
                 else
                         masked++;
                 plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+        }
+
+        for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
+                Action *a = plan->actions[i];
+
+                if (a->kind != KIND_UNITS || a->verb != VERB_DROP || !action_begin(ctx, plan, a))
+                        continue;
+                /* A policy without units (--revert) did not need the manager to plan. */
+                r = !ctx->offline && !ctx->bus ? bus_connect_systemd(&ctx->bus) : 0;
+                if (r < 0)
+                        action_set_reason(a, "cannot connect to the system manager: %s", strerror(-r));
+                else
+                        r = ctx->offline ? unmask_offline(ctx, a) : unmask_live(ctx, a);
+                if (r < 0)
+                        RET_GATHER(ret, log_error_errno(r, "Failed to unmask %s: %s", a->target,
+                                                        a->reason ?: strerror(-r)));
+                else
+                        masked++;
+                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+        }
+
+        /* What stays recorded: the masks the policy still wants, and those that could not
+         * be taken back. */
+        if (!ctx->dry_run) {
+                STRV_FOREACH(u, recorded) {
+                        const Action *d = plan_find(plan, KIND_UNITS, VERB_DROP, *u);
+                        if (mask_wanted(plan, *u) || (d && d->outcome != OUTCOME_DONE))
+                                strv_extend(&kept, *u);
+                }
+                if (strv_length(kept) != strv_length(recorded)) {
+                        r = record_write(ctx, kept);
+                        if (r < 0)
+                                RET_GATHER(ret, log_error_errno(r, "Failed to write %s: %m", MASKED_RECORD));
+                }
         }
 
         if (ctx->offline || !ctx->bus)

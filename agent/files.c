@@ -561,7 +561,7 @@ static int files_apply(Context *ctx, Plan *plan) {
                 Walk w = { .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .pp = a->data, .apply = true };
                 int r;
 
-                if (a->kind != KIND_FILES || !action_begin(ctx, plan, a))
+                if (a->kind != KIND_FILES || a->verb != VERB_REMOVE || !action_begin(ctx, plan, a))
                         continue;
 
                 for (size_t k = 0; ctx->policy->file_remove[k]; k++)

@@ -6,6 +6,7 @@
 
 #include "macro.h"
 #include "plan.h"
+#include "reinstall.h"
 
 static const char * const kind_names[_KIND_MAX] = {
         [KIND_UNITS] = "units",
@@ -23,6 +24,8 @@ static const char * const verb_names[_VERB_MAX] = {
         [VERB_SET] = "set",
         [VERB_REMOVE] = "remove",
         [VERB_DROP] = "drop",
+        [VERB_RESTORE] = "restore",
+        [VERB_EXCLUDE] = "exclude",
 };
 
 static const char * const state_names[_STATE_MAX] = {
@@ -145,6 +148,9 @@ int plan_build(Context *ctx, Plan *plan) {
         for (Kind k = 0; k < _KIND_MAX; k++)
                 if (ctx->kinds & (1u << k))
                         RET_GATHER(ret, kind_ops[k]->probe(ctx, plan));
+        /* The package managers' exclusions belong to the files kind. */
+        if (ctx->kinds & (1u << KIND_FILES))
+                RET_GATHER(ret, reinstall_probe(ctx, plan));
         return ret;
 }
 
@@ -188,9 +194,14 @@ bool action_begin(Context *ctx, Plan *plan, Action *a) {
 int plan_apply(Context *ctx, Plan *plan) {
         int ret = 0;
 
-        for (Kind k = 0; k < _KIND_MAX && !plan->stopped; k++)
-                if (ctx->kinds & (1u << k))
-                        RET_GATHER(ret, kind_ops[k]->apply(ctx, plan));
+        for (Kind k = 0; k < _KIND_MAX && !plan->stopped; k++) {
+                if (!(ctx->kinds & (1u << k)))
+                        continue;
+                /* Before the removals: an update running meanwhile brings nothing back. */
+                if (k == KIND_FILES)
+                        RET_GATHER(ret, reinstall_apply(ctx, plan));
+                RET_GATHER(ret, kind_ops[k]->apply(ctx, plan));
+        }
         return ret;
 }
 

@@ -449,6 +449,8 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         parse_list(ps, &p->file_remove, LIST_FILE_REMOVE, key, value);
                 else if (streq(key, "Keep"))
                         parse_list(ps, &p->file_keep, LIST_FILE_KEEP, key, value);
+                else if (streq(key, "PreventReinstall"))
+                        parse_bool_key(ps, &p->file_prevent_reinstall, key, value);
                 else
                         break;
                 return 1;

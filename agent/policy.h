@@ -32,6 +32,7 @@ typedef struct Policy {
 
         char **file_remove;
         char **file_keep;
+        bool file_prevent_reinstall;   /* keep the package manager from installing them again */
 
         char **sources;         /* the files merged, in the order read */
         char **errors;          /* "FILE:LINE: message", in the order found */

@@ -118,6 +118,10 @@ static void test_merge(void) {
         r = policy_parse_string(&p, "x.conf", "[Units]\nStop=true\nStop=off\nStop=1\n");
         check(r == 0 && p.unit_stop, "booleans accept true/off/1 and the last one wins", "r=%d", r);
         policy_done(&p);
+
+        r = policy_parse_string(&p, "x.conf", "[Files]\nRemove=/usr/share/doc/**\nPreventReinstall=yes\n");
+        check(r == 0 && p.file_prevent_reinstall, "[Files] PreventReinstall=yes is read", "r=%d", r);
+        policy_done(&p);
 }
 
 /* ---- [Sysctl] and [Sysfs] ----------------------------------------------------------------- */
@@ -301,6 +305,7 @@ static void test_errors(void) {
                 { "text after ']'",         "[Units] x\n",                                  "bad.conf:1: ", NULL },
                 { "a line without '='",     "[Policy]\n\nName\n",                           "bad.conf:3: ", NULL },
                 { "bad boolean",            "[Units]\nStop=maybe\n",                        "bad.conf:2: ", "maybe" },
+                { "bad PreventReinstall",   "[Files]\nPreventReinstall=dpkg\n",             "bad.conf:2: ", "dpkg" },
                 { "bad OnFailure",          "[Policy]\nOnFailure=abort\n",                  "bad.conf:2: ", "abort" },
                 { "invalid unit name",      "[Units]\nMask=cups.service cups\n",            "bad.conf:2: ", "'cups'" },
                 { "invalid unit in Keep",   "[Units]\nKeep=a/b.service\n",                  "bad.conf:2: ", NULL },

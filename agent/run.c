@@ -434,7 +434,7 @@ int run(int argc, char *argv[]) {
                 goto finish;
         }
 
-        if (arg_revert && !arg_quiet)
+        if (arg_revert && !arg_quiet && !arg_json)
                 print_revert_notes(&ctx);
 
         r = report_write(&ctx, &plan, &info);

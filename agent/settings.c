@@ -294,8 +294,11 @@ static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
                 Action *a = plan->actions[i];
                 if (a->kind != sk->kind || a->verb != VERB_RESTORE || !action_begin(ctx, plan, a))
                         continue;
+                /* Saved as read: a choice list ("always [madvise] never") is written back as
+                 * its selected entry. */
                 _cleanup_free_ char *path = sk->live_path(&(Setting) { .key = a->target });
-                r = write_live(path, a->value);
+                _cleanup_free_ char *value = normalize_value(a->value);
+                r = write_live(path, value);
                 if (r < 0)
                         RET_GATHER(ret, log_error_errno(r, "Failed to restore %s: %m", a->target));
                 plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);

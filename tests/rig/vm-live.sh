@@ -5,8 +5,10 @@
 # uses after it, and ip_tables with x_tables) and blacklists them, sets a sysctl and a
 # sysfs value; a policy that unloads virtio_blk (the root disk's driver) and evdev (held
 # open by logind) is refused with the reasons and both stay; a second run reports
-# everything unchanged. Boot 2: the blacklisted modules stay unloaded, `modprobe` of one
-# fails, and the sysctl and the sysfs value set by the agent hold. (The cloud kernel has no
+# everything unchanged; --verify finds nothing, then a module loaded again and a sysctl
+# written by hand. Boot 2: the blacklisted modules stay unloaded, `modprobe` of one
+# fails, and the sysctl and the sysfs value set by the agent hold; --revert puts the saved
+# values back and leaves no file of its own. (The cloud kernel has no
 # driver for an emulated CD-ROM, so sr_mod is not among them.)
 #   vm-live.sh BUILD_DIR
 set -euo pipefail
@@ -56,6 +58,11 @@ $bin --policy=/root/vm.conf; echo "run2: rc=\$?"
 cp /var/lib/dpuos-trim/report.json /root/report-run2.json
 echo "swappiness: \$(cat /proc/sys/vm/swappiness)"
 echo "thp: \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+$bin --verify --policy=/root/vm.conf; echo "verify-clean: rc=\$?"
+modprobe --ignore-install serio_raw; sysctl -q -w vm.swappiness=20
+$bin --verify --policy=/root/vm.conf >/root/verify-drift.out; echo "verify-drift: rc=\$?"
+cat /root/verify-drift.out
+$bin --policy=/root/vm.conf -q; $bin --verify --policy=/root/vm.conf -q; echo "verify-reapplied: rc=\$?"
 T
 chmod 755 "$root/rig/test.sh"
 
@@ -66,6 +73,11 @@ modprobe serio_raw 2>&1; echo "modprobe: rc=\$?"
 echo "boot2-loaded: \$(cut -d' ' -f1 /proc/modules | grep -xE '$watched' | sort | tr '\n' ' ')"
 echo "boot2-swappiness: \$(cat /proc/sys/vm/swappiness)"
 echo "boot2-thp: \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+$bin --revert; echo "revert: rc=\$?"
+echo "revert-swappiness: \$(cat /proc/sys/vm/swappiness)"
+echo "revert-thp: \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+echo "revert-left: \$(ls /etc/modprobe.d/dpuos-trim.conf /etc/sysctl.d/90-dpuos-trim.conf /etc/tmpfiles.d/dpuos-trim.conf /var/lib/dpuos-trim/saved/*.conf 2>/dev/null | tr '\n' ' ')"
+mkdir -p /root/empty.d; $bin --verify --policy=/root/empty.d; echo "verify-empty: rc=\$?"
 T
 
 vm_image "$root" "$image"
@@ -108,6 +120,13 @@ check "vm.swappiness is 13" [ "$(field swappiness)" = 13 ]
 check "transparent hugepages are off" grep -q '\[never\]' <<<"$(field thp)"
 saved=$(vm_read "$image" /var/lib/dpuos-trim/saved/sysctl.conf)
 check "the old vm.swappiness is saved for a revert ($saved)" grep -qx 'vm.swappiness = 60' <<<"$saved"
+thp_saved=$(vm_read "$image" /var/lib/dpuos-trim/saved/sysfs.conf | sed -n 's|^/sys/kernel/mm/transparent_hugepage/enabled = ||p')
+check "the old transparent hugepage setting is saved ($thp_saved)" [ -n "$thp_saved" ]
+check "a clean system verifies (exit 0)" [ "$(field verify-clean)" = "rc=0" ]
+check "a module loaded again and a sysctl written by hand are drift (exit 3)" [ "$(field verify-drift)" = "rc=3" ]
+check "serio_raw is listed as loaded" grep -Eq '^modules +serio_raw +loaded' <<<"$out"
+check "vm.swappiness is listed with both values" grep -Eq '^sysctl +vm\.swappiness +differs +live 20, policy 13' <<<"$out"
+check "after applying again the system verifies" [ "$(field verify-reapplied)" = "rc=0" ]
 
 vm_put "$image" "$work/boot2.sh" /rig/test.sh 0755
 t0=$SECONDS
@@ -124,5 +143,10 @@ check "modprobe serio_raw fails after the reboot" [ "$(field modprobe)" != "rc=0
 check "and serio_raw is still not loaded" [ "$(field boot2-loaded)" = "evdev failover net_failover virtio_blk virtio_net" ]
 check "vm.swappiness is 13 after the reboot" [ "$(field boot2-swappiness)" = 13 ]
 check "transparent hugepages are off after the reboot" grep -q '\[never\]' <<<"$(field boot2-thp)"
+check "--revert exits 0" [ "$(field revert)" = "rc=0" ]
+check "vm.swappiness is back to the saved 60 ($(field revert-swappiness))" [ "$(field revert-swappiness)" = 60 ]
+check "transparent hugepages are back to the saved setting ($(field revert-thp))" [ "$(field revert-thp)" = "$thp_saved" ]
+check "no modprobe.d, sysctl.d, tmpfiles.d or saved file is left ($(field revert-left))" [ -z "$(field revert-left)" ]
+check "--verify with an empty policy finds nothing of dpuos-trim left" [ "$(field verify-empty)" = "rc=0" ]
 
 rig_test_end

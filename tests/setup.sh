@@ -11,6 +11,8 @@ packages=(
         systemd kmod procps util-linux jq
         # container and VM rigs
         mmdebstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
+        # the packaging test builds the openEuler package with rpmbuild
+        rpm
 )
 
 missing=()

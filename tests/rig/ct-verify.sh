@@ -4,7 +4,8 @@
 # are live). After an application --verify finds nothing (exit 0); drift injected by hand
 # in each kind the container has (a unit unmasked, a sysctl written, a removed file back, a
 # blacklist line edited out) is each found (exit 3), listed, and logged to the journal
-# under the verify MESSAGE_ID; applying again converges. `apt-get install --reinstall` of
+# under the verify MESSAGE_ID, also by the hardened dpuos-trim-verify.service; applying
+# again converges. `apt-get install --reinstall` of
 # a package whose documentation was removed leaves it removed. --revert then takes back
 # every mask dpuos-trim made (not the administrator's), removes its modprobe.d, sysctl.d,
 # tmpfiles.d and dpkg files, writes the saved sysctl values back, and --verify with an
@@ -111,6 +112,25 @@ check "the journal has the verify entry with DPUOS_TRIM_DRIFT=4 ($(jq -r .DPUOS_
         [ "$(jq -r .DPUOS_TRIM_DRIFT <<<"$entry")" = 4 ]
 check "and one DPUOS_TRIM_DRIFT_ITEM= per item" \
         [ "$(jq '.DPUOS_TRIM_DRIFT_ITEM | length' <<<"$entry")" = 4 ]
+
+# The daily check, as the timer starts it: hardened, as nobody, drift is not a failure.
+# The service reads the search path: this test's policy, with the shipped drop-ins
+# disabled the way a vendor would, by links to /dev/null of the same names.
+ct_exec "$name" sh -c 'mkdir -p /etc/dpuos-trim/policy.d && cd /etc/dpuos-trim/policy.d &&
+        for f in /usr/lib/dpuos-trim/policy.d/*.conf; do ln -s /dev/null "${f##*/}"; done &&
+        cp /root/verify.conf 50-verify.conf'
+ct_exec "$name" systemctl enable --quiet --now dpuos-trim-verify.timer
+check "dpuos-trim-verify.timer is active" [ "$(ct_exec "$name" systemctl is-active dpuos-trim-verify.timer)" = active ]
+ct_exec "$name" systemctl start dpuos-trim-verify.service || true
+show=$(ct_exec "$name" systemctl show -p Result -p ExecMainStatus dpuos-trim-verify.service | sort | tr '\n' ' ')
+check "dpuos-trim-verify.service ends with its drift status 3, not failed ($show)" \
+        [ "$show" = "ExecMainStatus=3 Result=success " ]
+ct_exec "$name" journalctl --sync
+entry=$(ct_exec "$name" journalctl -o json -n 1 _SYSTEMD_UNIT=dpuos-trim-verify.service MESSAGE_ID=cea0112747fb458c85c385aa314ff1df)
+jq -r '.DPUOS_TRIM_DRIFT_ITEM[]?' <<<"$entry"
+check "the service logged the drift entry ($(jq -r .MESSAGE <<<"$entry"))" [ "$(jq -r .DPUOS_TRIM_DRIFT <<<"$entry")" = 4 ]
+ct_exec "$name" systemctl disable --quiet --now dpuos-trim-verify.timer
+ct_exec "$name" sh -c 'rm /etc/dpuos-trim/policy.d/*.conf'
 
 trim --policy=/root/verify.conf -q
 check "applying again converges: verify exits 0" [ "$(verify again --policy=/root/verify.conf)" = 0 ]

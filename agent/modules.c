@@ -314,7 +314,15 @@ static void probe_initramfs(Context *ctx, Plan *plan) {
         _cleanup_free_ char *image = NULL, *out = NULL;
         const char *tool;
 
-        if (uname(&u) < 0)
+        /* Listing an initramfs takes seconds on a slow core: only when a module that some
+         * kernel has is blacklisted. */
+        bool any = false;
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                any = any || (a->kind == KIND_MODULES && a->verb == VERB_BLACKLIST &&
+                              (a->state == STATE_CHANGE || a->state == STATE_UNCHANGED));
+        }
+        if (!any || uname(&u) < 0)
                 return;
         image = xasprintf("/boot/initrd.img-%s", u.release);     /* initramfs-tools */
         tool = "lsinitramfs";

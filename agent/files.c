@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <libmount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "fs-util.h"
 #include "glob.h"
@@ -54,9 +55,7 @@ static const char * const protected_trees[] = {
 };
 
 typedef struct Guard {
-        char *pattern;
-        char *literal;     /* its literal directory, to skip the match cheaply */
-        size_t literal_len;
+        Glob glob;
 } Guard;
 
 typedef struct Guards {
@@ -66,39 +65,27 @@ typedef struct Guards {
 
 static void guards_add(Guards *gs, const char *pattern) {
         gs->g = xrealloc(gs->g, (gs->n + 1) * sizeof(Guard));
-        Guard *g = &gs->g[gs->n++];
-        g->pattern = xstrdup(pattern);
-        g->literal = glob_literal_dir(pattern);
-        g->literal_len = streq(g->literal, "/") ? 0 : strlen(g->literal);
+        glob_compile(&gs->g[gs->n++].glob, pattern);
 }
 
 static void guards_done(Guards *gs) {
-        for (size_t i = 0; i < gs->n; i++) {
-                free(gs->g[i].pattern);
-                free(gs->g[i].literal);
-        }
+        for (size_t i = 0; i < gs->n; i++)
+                glob_done(&gs->g[i].glob);
         free(gs->g);
         *gs = (Guards) {};
 }
 
-/* Does path, or one of its ancestors, match one of the patterns? Ancestors count because a
- * matching directory covers its whole subtree. */
-static bool guards_match(const Guards *gs, const char *path, bool ancestors) {
+/* Does the path (split into n segments), or one of its ancestors, match one of the
+ * patterns? Ancestors count because a matching directory covers its whole subtree. */
+static bool guards_match(const Guards *gs, const GlobSeg *path, size_t n, bool ancestors) {
         for (size_t i = 0; i < gs->n; i++) {
-                const Guard *g = &gs->g[i];
-                if (g->literal_len > 0 &&
-                    (strncmp(path, g->literal, g->literal_len) != 0 || path[g->literal_len] != '/'))
-                        continue;
-                if (glob_match_path(g->pattern, path))
+                const Glob *g = &gs->g[i].glob;
+                if (glob_match_segs(g, path, n))
                         return true;
-                if (!ancestors)
-                        continue;
-                _cleanup_free_ char *p = xstrdup(path);
-                for (char *s; (s = strrchr(p, '/')) && s > p; ) {
-                        *s = 0;
-                        if (glob_match_path(g->pattern, p))
-                                return true;
-                }
+                if (ancestors)
+                        for (size_t k = n; k-- > 1; )
+                                if (glob_match_segs(g, path, k))
+                                        return true;
         }
         return false;
 }
@@ -108,6 +95,7 @@ typedef struct Rails {
         Guards trees;
         Guards keep;
         char **mounts;     /* mount points inside the tree, as in-tree paths, sorted */
+        size_t n_mounts;
 } Rails;
 
 static void add_exe(Guards *gs, const char *proc_link) {
@@ -150,6 +138,7 @@ static void rails_load(Context *ctx, Rails *r) {
         STRV_FOREACH(k, ctx->policy->file_keep)
                 guards_add(&r->keep, *k);
         load_mounts(ctx, &r->mounts);
+        r->n_mounts = strv_length(r->mounts);
 }
 
 static void rails_done(Rails *r) {
@@ -163,22 +152,44 @@ static int cmp_strp(const void *a, const void *b) {
         return strcmp(*(char * const *) a, *(char * const *) b);
 }
 
-static bool is_mount_point(const Rails *r, int dir_fd, const char *name, const char *path,
-                           const struct stat *st, dev_t parent_dev) {
+/* What the walk needs to know of an entry, from one statx() call. */
+typedef struct Entry {
+        dev_t dev;
+        ino_t ino;
+        mode_t mode;
+        nlink_t nlink;
+        uint64_t bytes;        /* allocated */
+        bool mount_root;       /* the kernel says it is the root of a mount */
+} Entry;
+
+/* name relative to dir_fd, never followed; "" with AT_EMPTY_PATH is dir_fd itself. */
+static int stat_entry(int dir_fd, const char *name, int flags, Entry *ret) {
         struct statx sx;
 
-        if (st->st_dev != parent_dev)
+        if (statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+                  STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_BLOCKS, &sx) < 0)
+                return negative_errno();
+        *ret = (Entry) {
+                .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                .ino = sx.stx_ino,
+                .mode = sx.stx_mode,
+                .nlink = sx.stx_nlink,
+                .bytes = sx.stx_blocks * 512,
+        };
+#ifdef STATX_ATTR_MOUNT_ROOT
+        ret->mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+                          (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+#endif
+        return 0;
+}
+
+static bool is_mount_point(const Rails *r, const char *path, const Entry *st, dev_t parent_dev) {
+        if (st->dev != parent_dev)
                 return true;
-        if (r->mounts && bsearch(&path, r->mounts, strv_length(r->mounts), sizeof(char *), cmp_strp))
+        if (r->mounts && bsearch(&path, r->mounts, r->n_mounts, sizeof(char *), cmp_strp))
                 return true;
         /* A bind mount of the same file system keeps st_dev; the kernel still knows. */
-#ifdef STATX_ATTR_MOUNT_ROOT
-        if (statx(dir_fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &sx) >= 0 &&
-            (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-            (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
-                return true;
-#endif
-        return false;
+        return st->mount_root;
 }
 
 /* What the probe of one pattern planned: the inodes to remove. */
@@ -201,23 +212,42 @@ typedef struct Walk {
         Action *action;
         size_t index;          /* of the pattern in the policy's Remove= list */
         PatternPlan *pp;
-        InoMap *links;         /* probe: links seen per inode, over all patterns */
+        InoMap *links;         /* probe: links seen per hard-linked inode, over all patterns */
+        PatternPlan **earlier_plans;  /* probe: what the Remove= patterns before this one planned */
+        Glob target;           /* the pattern, compiled */
         Guards earlier;        /* the Remove= patterns before this one */
         bool apply;
         unsigned n_failed;
         char *path;            /* the current in-tree path */
         size_t len, allocated;
+        GlobSeg *segs;         /* the same path, split into segments as the walk goes */
+        size_t *seg_off;       /* each segment's offset in path, to survive a realloc */
+        size_t n_segs, segs_allocated;
 } Walk;
 
-static void path_push(Walk *w, const char *name) {
-        size_t n = strlen(name), need = w->len + 1 + n + 1;
+static void path_reserve(Walk *w, size_t need) {
+        if (need <= w->allocated)
+                return;
+        w->allocated = need * 2;
+        w->path = xrealloc(w->path, w->allocated);
+        for (size_t i = 0; i < w->n_segs; i++)
+                w->segs[i].p = w->path + w->seg_off[i];
+}
 
-        if (need > w->allocated) {
-                w->allocated = need * 2;
-                w->path = xrealloc(w->path, w->allocated);
-        }
+/* Appends one path segment. */
+static void path_push(Walk *w, const char *name) {
+        size_t n = strlen(name);
+
+        path_reserve(w, w->len + 1 + n + 1);
         if (w->len == 0 || w->path[w->len - 1] != '/')
                 w->path[w->len++] = '/';
+        if (w->n_segs == w->segs_allocated) {
+                w->segs_allocated = w->segs_allocated * 2 + 16;
+                w->segs = xrealloc(w->segs, w->segs_allocated * sizeof(GlobSeg));
+                w->seg_off = xrealloc(w->seg_off, w->segs_allocated * sizeof(size_t));
+        }
+        w->seg_off[w->n_segs] = w->len;
+        w->segs[w->n_segs++] = (GlobSeg) { .p = w->path + w->len, .n = n };
         memcpy(w->path + w->len, name, n + 1);
         w->len += n;
 }
@@ -225,6 +255,30 @@ static void path_push(Walk *w, const char *name) {
 static void path_pop(Walk *w, size_t len) {
         w->len = len;
         w->path[len] = 0;
+        while (w->n_segs > 0 && w->seg_off[w->n_segs - 1] >= len)
+                w->n_segs--;
+}
+
+/* Starts the path over at the absolute directory dir. */
+static void path_reset(Walk *w, const char *dir) {
+        _cleanup_free_ char *copy = xstrdup(dir);
+        char *save = NULL;
+
+        w->n_segs = 0;
+        path_reserve(w, 2);
+        path_pop(w, 0);
+        w->path[w->len++] = '/';
+        w->path[w->len] = 0;
+        for (char *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save))
+                path_push(w, s);
+}
+
+static void walk_done(Walk *w) {
+        glob_done(&w->target);
+        guards_done(&w->earlier);
+        free(w->path);
+        free(w->segs);
+        free(w->seg_off);
 }
 
 static bool seen_path(const Plan *plan, Kind kind, State state, const char *path) {
@@ -262,48 +316,81 @@ static void note_failure(Walk *w, int error, const char *what) {
  * ancestors need checking only where the walk enters matched ground; below that, each level
  * checks itself on the way down. */
 static bool owned_by_earlier(const Walk *w, bool ancestors) {
-        return guards_match(&w->earlier, w->path, ancestors);
+        return guards_match(&w->earlier, w->segs, w->n_segs, ancestors);
 }
 
 /* An entry an earlier pattern owns is gone by the time this pattern is applied, if that
  * pattern planned it. */
-static bool planned_by_other(const Walk *w, const struct stat *st) {
+static bool planned_by_other(const Walk *w, const Entry *st) {
         if (w->apply)
                 return false;
-        const InoEntry *e = inomap_get(w->links, st->st_dev, st->st_ino);
-        return e && e->owner != w->action;
+        for (size_t i = 0; i < w->index; i++)
+                if (inomap_get(&w->earlier_plans[i]->planned, st->dev, st->ino))
+                        return true;
+        return false;
 }
 
-static char **read_names(int dir_fd) {
-        _cleanup_closedir_ DIR *d = NULL;
-        char **names = NULL;
-        size_t n = 0, allocated = 0;
-        struct dirent *de;
-        int fd;
+/* A directory's entries, one after the other: the inode number and type the listing gives
+ * (DT_UNKNOWN where the file system does not say), then the name and its NUL. */
+typedef struct Names {
+        char *buf;
+        size_t len, allocated;
+} Names;
 
-        /* The DIR buffer is freed before descending, so a deep tree holds one descriptor
-         * per level and no more. */
-        fd = dup(dir_fd);
-        if (fd < 0)
-                return NULL;
-        d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return NULL;
-        }
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (n + 2 > allocated) {
-                        allocated = allocated * 2 + 16;
-                        names = xrealloc(names, allocated * sizeof(char *));
+typedef struct Listed {
+        ino_t ino;
+        unsigned char type;
+        const char *name;
+} Listed;
+
+#define LISTED_HEADER (sizeof(ino_t) + 1)
+
+static bool names_next(const Names *names, size_t *off, Listed *ret) {
+        if (*off >= names->len)
+                return false;
+        memcpy(&ret->ino, names->buf + *off, sizeof(ino_t));
+        ret->type = (unsigned char) names->buf[*off + sizeof(ino_t)];
+        ret->name = names->buf + *off + LISTED_HEADER;
+        *off += LISTED_HEADER + strlen(ret->name) + 1;
+        return true;
+}
+
+/* Reads all entries first, with getdents64() on the walk's own descriptor (its offset is
+ * not used for anything else): no second descriptor and no DIR buffer, so a deep tree
+ * holds one descriptor per level and no more. */
+static int read_names(int dir_fd, Names *ret) {
+        char buf[32 * 1024] __attribute__((aligned(8)));
+        Names names = {};
+
+        for (;;) {
+                ssize_t n = getdents64(dir_fd, buf, sizeof buf);
+                if (n < 0) {
+                        int r = negative_errno();
+                        free(names.buf);
+                        return r;
                 }
-                names[n++] = xstrdup(de->d_name);
+                if (n == 0)
+                        break;
+                for (ssize_t off = 0; off < n; ) {
+                        const struct dirent64 *de = (const struct dirent64 *) (buf + off);
+                        size_t l = strlen(de->d_name) + 1;
+                        ino_t ino = de->d_ino;
+
+                        off += de->d_reclen;
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        if (names.len + LISTED_HEADER + l > names.allocated) {
+                                names.allocated = (names.len + LISTED_HEADER + l) * 2 + 256;
+                                names.buf = xrealloc(names.buf, names.allocated);
+                        }
+                        memcpy(names.buf + names.len, &ino, sizeof ino);
+                        names.buf[names.len + sizeof ino] = (char) de->d_type;
+                        memcpy(names.buf + names.len + LISTED_HEADER, de->d_name, l);
+                        names.len += LISTED_HEADER + l;
+                }
         }
-        if (!names)
-                names = xcalloc(1, sizeof(char *));
-        names[n] = NULL;
-        return names;
+        *ret = names;
+        return 0;
 }
 
 /* Counts what a directory's walk did with its entries. */
@@ -315,22 +402,28 @@ typedef struct DirResult {
 static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned depth, DirResult *res);
 
 /* Plan (probe) or remove (apply) one entry. Returns whether it is (to be) gone. */
-static bool take(Walk *w, int dir_fd, const char *name, const struct stat *st) {
-        bool dir = S_ISDIR(st->st_mode);
-        uint64_t bytes = (uint64_t) st->st_blocks * 512;
+static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
+        bool dir = S_ISDIR(st->mode);
+        uint64_t bytes = st->bytes;
 
         if (!w->apply) {
-                bool fresh;
-                InoEntry *e = inomap_put(&w->pp->planned, st->st_dev, st->st_ino, NULL);
-                InoEntry *l = inomap_put(w->links, st->st_dev, st->st_ino, &fresh);
+                InoEntry *e = inomap_put(&w->pp->planned, st->dev, st->ino, NULL);
 
                 e->bytes = bytes;
-                if (fresh) {
-                        l->bytes = bytes;
-                        l->nlink = dir ? 1 : st->st_nlink;
-                        l->owner = w->action;
+                e->nlink = dir ? 1 : st->nlink;
+                if (e->nlink <= 1)
+                        w->action->bytes += bytes;  /* its only link: freed with it */
+                else {
+                        /* Freed only if every link goes: counted at the end of the probe. */
+                        bool fresh;
+                        InoEntry *l = inomap_put(w->links, st->dev, st->ino, &fresh);
+                        if (fresh) {
+                                l->bytes = bytes;
+                                l->nlink = e->nlink;
+                                l->owner = w->action;
+                        }
+                        l->links_seen++;
                 }
-                l->links_seen++;
                 if (dir)
                         w->action->n_dirs++;
                 else
@@ -338,7 +431,7 @@ static bool take(Walk *w, int dir_fd, const char *name, const struct stat *st) {
                 return true;
         }
 
-        if (!inomap_get(&w->pp->planned, st->st_dev, st->st_ino))
+        if (!inomap_get(&w->pp->planned, st->dev, st->ino))
                 return false;  /* appeared or was replaced after the plan: not ours */
 
         if (unlinkat(dir_fd, name, dir ? AT_REMOVEDIR : 0) < 0) {
@@ -351,7 +444,7 @@ static bool take(Walk *w, int dir_fd, const char *name, const struct stat *st) {
                 return false;
         }
         test_kill_point();
-        if (dir || st->st_nlink <= 1)
+        if (dir || st->nlink <= 1)
                 w->action->bytes += bytes;
         if (dir)
                 w->action->n_dirs++;
@@ -360,10 +453,10 @@ static bool take(Walk *w, int dir_fd, const char *name, const struct stat *st) {
         return true;
 }
 
-static bool visit_dir(Walk *w, int dir_fd, const char *name, const struct stat *st, bool matched, unsigned depth) {
+static bool visit_dir(Walk *w, int dir_fd, const char *name, const Entry *st, bool matched, unsigned depth) {
         _cleanup_close_ int fd = -1;
         DirResult res = {};
-        struct stat st2;
+        Entry st2;
 
         if (depth >= MAX_DEPTH) {
                 note_failure(w, -ELOOP, "directory nesting too deep");
@@ -376,10 +469,10 @@ static bool visit_dir(Walk *w, int dir_fd, const char *name, const struct stat *
                         note_failure(w, r, "cannot open directory");
                 return false;
         }
-        if (fstat(fd, &st2) < 0 || st2.st_dev != st->st_dev || st2.st_ino != st->st_ino)
+        if (stat_entry(fd, "", AT_EMPTY_PATH, &st2) < 0 || st2.dev != st->dev || st2.ino != st->ino)
                 return false;  /* swapped while we looked: leave it */
 
-        if (!walk_dir(w, fd, st->st_dev, matched, depth + 1, &res))
+        if (!walk_dir(w, fd, st->dev, matched, depth + 1, &res))
                 return false;
 
         /* A directory goes when everything in it went: one the pattern matched, or one
@@ -389,78 +482,105 @@ static bool visit_dir(Walk *w, int dir_fd, const char *name, const struct stat *
         return take(w, dir_fd, name, st);
 }
 
-static bool visit(Walk *w, int dir_fd, const char *name, dev_t dev, bool matched_above, unsigned depth) {
-        const Rails *r = w->rails;
-        struct stat st;
-        bool matched;
+/* Apply checks each entry against the plan. For a file with a single link that the probe
+ * planned, the listing says enough: its inode number is the st_ino a stat would return (a
+ * mount point's is not, and mount points are found by path below, or refused by the
+ * kernel), and its size is the one the probe saw. That saves a statx() for every file
+ * removed, about as much as the rest of the walk costs. Directories are stat'ed (they are
+ * opened next), and so are hard-linked files, whose bytes count once their last link goes. */
+static bool listed_as_planned(const Walk *w, dev_t dev, const Listed *l, Entry *ret) {
+        const InoEntry *e;
 
-        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                int e = negative_errno();
+        if (!w->apply || l->type == DT_UNKNOWN || l->type == DT_DIR)
+                return false;
+        e = inomap_get(&w->pp->planned, dev, l->ino);
+        if (!e || e->nlink > 1)
+                return false;
+        *ret = (Entry) { .dev = dev, .ino = l->ino, .mode = DTTOIF(l->type), .nlink = e->nlink, .bytes = e->bytes };
+        return true;
+}
+
+static bool visit(Walk *w, int dir_fd, const Listed *l, dev_t dev, bool matched_above, unsigned depth) {
+        const Rails *r = w->rails;
+        const char *name = l->name;
+        Entry st;
+        bool matched;
+        int e;
+
+        if (!listed_as_planned(w, dev, l, &st)) {
+                e = stat_entry(dir_fd, name, 0, &st);
                 if (e == -ENOENT)
                         return true;  /* gone already */
-                note_failure(w, e, "cannot stat");
-                return false;
+                if (e < 0) {
+                        note_failure(w, e, "cannot stat");
+                        return false;
+                }
         }
 
-        matched = matched_above || glob_match_path(w->action->target, w->path);
+        matched = matched_above || glob_match_segs(&w->target, w->segs, w->n_segs);
         if (matched && owned_by_earlier(w, !matched_above))
                 return planned_by_other(w, &st);
 
-        if (!matched && !(S_ISDIR(st.st_mode) && glob_may_match_below(w->action->target, w->path)))
+        if (!matched && !(S_ISDIR(st.mode) && glob_may_match_below_segs(&w->target, w->segs, w->n_segs)))
                 return false;
 
         /* Each level checks only itself: the walk stopped above at any protected ancestor
          * (and walk_from() checked the ancestors of where it started). */
-        if (guards_match(&r->protected, w->path, false) || guards_match(&r->trees, w->path, false)) {
+        if (guards_match(&r->protected, w->segs, w->n_segs, false) ||
+            guards_match(&r->trees, w->segs, w->n_segs, false)) {
                 if (matched)
                         note_protected(w, "protected path");
                 return false;
         }
-        if (guards_match(&r->keep, w->path, false))
+        if (guards_match(&r->keep, w->segs, w->n_segs, false))
                 return false;
 
         /* A file can be a mount point too (a bind mount): never removed. */
-        if (is_mount_point(r, dir_fd, name, w->path, &st, dev)) {
+        if (is_mount_point(r, w->path, &st, dev)) {
                 if (matched)
                         note_protected(w, "mount point");
                 return false;
         }
 
-        if (!S_ISDIR(st.st_mode))
+        if (!S_ISDIR(st.mode))
                 return matched && take(w, dir_fd, name, &st);
         return visit_dir(w, dir_fd, name, &st, matched, depth);
 }
 
 static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned depth, DirResult *res) {
-        char **names = read_names(dir_fd);
+        Names names;
+        Listed l;
         bool all = true;
+        int r;
 
-        if (!names) {
-                note_failure(w, negative_errno(), "cannot read directory");
+        r = read_names(dir_fd, &names);
+        if (r < 0) {
+                note_failure(w, r, "cannot read directory");
                 return false;
         }
-        for (char **n = names; *n; n++) {
+        for (size_t off = 0; names_next(&names, &off, &l); ) {
                 size_t saved = w->len;
 
-                path_push(w, *n);
+                path_push(w, l.name);
                 res->entries++;
-                if (visit(w, dir_fd, *n, dev, matched, depth))
+                if (visit(w, dir_fd, &l, dev, matched, depth))
                         res->taken++;
                 else
                         all = false;
                 path_pop(w, saved);
-                free(*n);
         }
-        free(names);
+        free(names.buf);
         return all;
 }
 
 static int walk_from(Walk *w, const char *dir) {
         _cleanup_close_ int fd = -1;
         DirResult res = {};
-        struct stat st;
+        Entry st;
+        int r;
 
-        if (guards_match(&w->rails->trees, dir, true))
+        path_reset(w, dir);
+        if (guards_match(&w->rails->trees, w->segs, w->n_segs, true))
                 return -EPERM;  /* the pattern starts inside a protected tree */
 
         fd = open_beneath_nofollow(w->ctx->root_fd, dir, O_RDONLY | O_DIRECTORY);
@@ -470,33 +590,31 @@ static int walk_from(Walk *w, const char *dir) {
                 return -ELOOP;
         if (fd < 0)
                 return fd;
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
+        r = stat_entry(fd, "", AT_EMPTY_PATH, &st);
+        if (r < 0)
+                return r;
 
-        w->len = 0;
-        path_push(w, dir + 1);
-        if (streq(dir, "/"))
-                path_pop(w, 1);
-        walk_dir(w, fd, st.st_dev, false, 0, &res);
+        walk_dir(w, fd, st.dev, false, 0, &res);
         return 0;
 }
 
+/* Walks the pattern's tree and frees what the walk allocated. */
 static int walk_pattern(Walk *w) {
         _cleanup_free_ char *dir = glob_literal_dir(w->action->target);
         int r;
 
+        glob_compile(&w->target, w->action->target);
         for (size_t i = 0; i < w->index; i++)
                 guards_add(&w->earlier, w->ctx->policy->file_remove[i]);
         r = walk_from(w, dir);
-        guards_done(&w->earlier);
+        walk_done(w);
         return r;
 }
 
 static int files_probe(Context *ctx, Plan *plan) {
         Rails rails = {};
         InoMap links = {};
-        char *path = NULL;
-        size_t allocated = 0;
+        PatternPlan **plans = NULL;
         size_t index = 0;
         int ret = 0;
 
@@ -508,17 +626,19 @@ static int files_probe(Context *ctx, Plan *plan) {
                 Action *a = plan_add(plan, KIND_FILES, VERB_REMOVE, *pattern, STATE_CHANGE);
                 PatternPlan *pp = xcalloc(1, sizeof(PatternPlan));
                 Walk w = {
-                        .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .index = index++,
-                        .pp = pp, .links = &links, .path = path, .allocated = allocated,
+                        .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .index = index,
+                        .pp = pp, .links = &links,
                 };
                 int r;
+
+                plans = xrealloc(plans, ++index * sizeof(PatternPlan *));
+                plans[index - 1] = pp;
+                w.earlier_plans = plans;
 
                 a->data = pp;
                 a->free_data = pattern_plan_free;
 
                 r = walk_pattern(&w);
-                path = w.path;
-                allocated = w.allocated;
                 if (r == -EPERM) {
                         a->state = STATE_PROTECTED;
                         action_set_reason(a, "lies inside a protected directory");
@@ -542,7 +662,7 @@ static int files_probe(Context *ctx, Plan *plan) {
                         ((Action *) l->owner)->bytes += l->bytes;
 
         inomap_done(&links);
-        free(path);
+        free(plans);
         rails_done(&rails);
         return ret;
 }
@@ -570,7 +690,6 @@ static int files_apply(Context *ctx, Plan *plan) {
 
                 a->bytes = a->n_files = a->n_dirs = 0;
                 r = walk_pattern(&w);
-                free(w.path);
                 if (r < 0)
                         action_set_reason(a, "cannot open its directory: %s", strerror(-r));
                 else if (w.n_failed > 0)

@@ -13,17 +13,20 @@ bool glob_match_name(const char *pattern, const char *name) {
         return fnmatch(pattern, name, 0) == 0;
 }
 
-/* Segment views into the original strings, to avoid copying on the hot path of a walk
- * over hundreds of thousands of files. */
-typedef struct Seg {
-        const char *p;
-        size_t n;
-} Seg;
-
 /* Deeper paths than this never match (the walk refuses to go that deep anyway). */
 #define MAX_SEGS 8192
+#define MAX_PATTERN_SEGS 256
 
-static size_t split(const char *s, Seg *segs, size_t max) {
+static bool seg_is_literal(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (strchr("*?[\\", s[i]))
+                        return false;
+        return true;
+}
+
+/* Segment views into the original strings, to avoid copying on the hot path of a walk
+ * over hundreds of thousands of files. Only a pattern's segments are classified. */
+static size_t split(const char *s, bool pattern, GlobSeg *segs, size_t max) {
         size_t n = 0;
 
         for (;;) {
@@ -34,18 +37,20 @@ static size_t split(const char *s, Seg *segs, size_t max) {
                 const char *e = strchrnul(s, '/');
                 if (n == max)
                         return SIZE_MAX;
-                segs[n++] = (Seg) { s, (size_t) (e - s) };
+                segs[n++] = (GlobSeg) { s, (size_t) (e - s), pattern && seg_is_literal(s, e - s) };
                 s = e;
         }
 }
 
-static bool seg_is_globstar(Seg s) {
+static bool seg_is_globstar(GlobSeg s) {
         return s.n == 2 && s.p[0] == '*' && s.p[1] == '*';
 }
 
-static bool seg_match(Seg pat, Seg name) {
+static bool seg_match(GlobSeg pat, GlobSeg name) {
         char pbuf[512], nbuf[512];
 
+        if (pat.literal)
+                return pat.n == name.n && memcmp(pat.p, name.p, pat.n) == 0;
         if (pat.n >= sizeof pbuf || name.n >= sizeof nbuf)
                 return false;
         memcpy(pbuf, pat.p, pat.n);
@@ -55,7 +60,7 @@ static bool seg_match(Seg pat, Seg name) {
         return fnmatch(pbuf, nbuf, 0) == 0;
 }
 
-static bool match_segs(const Seg *pat, size_t np, const Seg *seg, size_t ns) {
+static bool match_segs(const GlobSeg *pat, size_t np, const GlobSeg *seg, size_t ns) {
         while (np > 0) {
                 if (seg_is_globstar(pat[0])) {
                         if (np == 1)
@@ -72,7 +77,7 @@ static bool match_segs(const Seg *pat, size_t np, const Seg *seg, size_t ns) {
         return ns == 0;
 }
 
-static bool prefix_possible(const Seg *pat, size_t np, const Seg *seg, size_t ns) {
+static bool prefix_possible(const GlobSeg *pat, size_t np, const GlobSeg *seg, size_t ns) {
         while (ns > 0) {
                 if (np == 0)
                         return false;
@@ -85,23 +90,53 @@ static bool prefix_possible(const Seg *pat, size_t np, const Seg *seg, size_t ns
         return np > 0;
 }
 
+void glob_compile(Glob *g, const char *pattern) {
+        GlobSeg segs[MAX_PATTERN_SEGS];
+
+        *g = (Glob) { .text = xstrdup(pattern) };
+        g->n = split(g->text, true, segs, ELEMENTSOF(segs));
+        if (g->n == SIZE_MAX)
+                return;
+        g->segs = xmalloc((g->n ?: 1) * sizeof(GlobSeg));
+        memcpy(g->segs, segs, g->n * sizeof(GlobSeg));
+        for (size_t i = 0; i < g->n; i++)
+                if (seg_is_globstar(g->segs[i]))
+                        g->globstar = true;
+}
+
+void glob_done(Glob *g) {
+        free(g->text);
+        free(g->segs);
+        *g = (Glob) {};
+}
+
+bool glob_match_segs(const Glob *g, const GlobSeg *path, size_t n) {
+        if (g->n == SIZE_MAX || (!g->globstar && g->n != n))
+                return false;
+        return match_segs(g->segs, g->n, path, n);
+}
+
+bool glob_may_match_below_segs(const Glob *g, const GlobSeg *dir, size_t n) {
+        return g->n != SIZE_MAX && prefix_possible(g->segs, g->n, dir, n);
+}
+
 bool glob_match_path(const char *pattern, const char *path) {
-        static Seg seg[MAX_SEGS];
-        Seg pat[256];
+        static GlobSeg seg[MAX_SEGS];
+        GlobSeg pat[MAX_PATTERN_SEGS];
         size_t np, ns;
 
-        np = split(pattern, pat, ELEMENTSOF(pat));
-        ns = split(path, seg, ELEMENTSOF(seg));
+        np = split(pattern, true, pat, ELEMENTSOF(pat));
+        ns = split(path, false, seg, ELEMENTSOF(seg));
         return np != SIZE_MAX && ns != SIZE_MAX && match_segs(pat, np, seg, ns);
 }
 
 bool glob_may_match_below(const char *pattern, const char *dir) {
-        static Seg seg[MAX_SEGS];
-        Seg pat[256];
+        static GlobSeg seg[MAX_SEGS];
+        GlobSeg pat[MAX_PATTERN_SEGS];
         size_t np, ns;
 
-        np = split(pattern, pat, ELEMENTSOF(pat));
-        ns = split(dir, seg, ELEMENTSOF(seg));
+        np = split(pattern, true, pat, ELEMENTSOF(pat));
+        ns = split(dir, false, seg, ELEMENTSOF(seg));
         return np != SIZE_MAX && ns != SIZE_MAX && prefix_possible(pat, np, seg, ns);
 }
 

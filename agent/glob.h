@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Path globs: '*', '?' and '[...]' match within one path segment (never '/'); a segment that
  * is exactly '**' matches any number of whole segments, and at the end of a pattern one or
@@ -20,6 +21,30 @@ bool glob_may_match_below(const char *pattern, const char *dir);
  * which the walk for the pattern starts: for "/usr/share/locale/<glob>/LC_MESSAGES" it is
  * "/usr/share/locale"; for "/etc/foo" it is "/etc". */
 char *glob_literal_dir(const char *pattern);
+
+/* A path or pattern split into segments once, for the many matches of a walk. A pattern's
+ * segment is literal when it holds no glob character (nor a backslash, which fnmatch()
+ * treats as an escape); literal segments compare without fnmatch(). */
+typedef struct GlobSeg {
+        const char *p;
+        size_t n;
+        bool literal;
+} GlobSeg;
+
+typedef struct Glob {
+        char *text;
+        GlobSeg *segs;
+        size_t n;           /* SIZE_MAX: too many segments, matches nothing */
+        bool globstar;      /* has a '**' segment, so matches paths of any depth */
+} Glob;
+
+void glob_compile(Glob *g, const char *pattern);
+void glob_done(Glob *g);
+
+/* glob_match_path() and glob_may_match_below() for a compiled pattern and a path already
+ * split into n segments (only .p and .n of the path's segments are read). */
+bool glob_match_segs(const Glob *g, const GlobSeg *path, size_t n);
+bool glob_may_match_below_segs(const Glob *g, const GlobSeg *dir, size_t n);
 
 /* Glob over names without '/' (unit and module names): fnmatch semantics. */
 bool glob_match_name(const char *pattern, const char *name);

@@ -12,7 +12,7 @@ static InoEntry *lookup(const InoMap *m, uint64_t dev, uint64_t ino) {
 
         for (size_t i = hash(dev, ino) & mask; ; i = (i + 1) & mask) {
                 InoEntry *e = &m->entries[i];
-                if (!e->used || (e->dev == dev && e->ino == ino))
+                if (e->dev_plus1 == 0 || (e->dev_plus1 == dev + 1 && e->ino == ino))
                         return e;
         }
 }
@@ -23,7 +23,7 @@ InoEntry *inomap_get(InoMap *m, uint64_t dev, uint64_t ino) {
         if (m->n == 0)
                 return NULL;
         e = lookup(m, dev, ino);
-        return e->used ? e : NULL;
+        return e->dev_plus1 != 0 ? e : NULL;
 }
 
 static void grow(InoMap *m) {
@@ -31,7 +31,7 @@ static void grow(InoMap *m) {
 
         bigger.entries = xcalloc(bigger.allocated, sizeof(InoEntry));
         INOMAP_FOREACH(e, m) {
-                *lookup(&bigger, e->dev, e->ino) = *e;
+                *lookup(&bigger, e->dev_plus1 - 1, e->ino) = *e;
                 bigger.n++;
         }
         free(m->entries);
@@ -41,13 +41,14 @@ static void grow(InoMap *m) {
 InoEntry *inomap_put(InoMap *m, uint64_t dev, uint64_t ino, bool *ret_new) {
         InoEntry *e;
 
-        if ((m->n + 1) * 2 > m->allocated)
+        /* At most three quarters full: a walk over many files touches fewer pages. */
+        if ((m->n + 1) * 4 > m->allocated * 3)
                 grow(m);
         e = lookup(m, dev, ino);
         if (ret_new)
-                *ret_new = !e->used;
-        if (!e->used) {
-                *e = (InoEntry) { .dev = dev, .ino = ino, .used = true };
+                *ret_new = e->dev_plus1 == 0;
+        if (e->dev_plus1 == 0) {
+                *e = (InoEntry) { .dev_plus1 = dev + 1, .ino = ino };
                 m->n++;
         }
         return e;

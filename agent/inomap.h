@@ -8,13 +8,12 @@
 /* A hash map keyed by inode (st_dev, st_ino): which inodes a removal plans to take, and how
  * many of each inode's hard links it saw, so that bytes are counted once. */
 typedef struct InoEntry {
-        uint64_t dev;
+        uint64_t dev_plus1;  /* st_dev + 1: a zeroed slot is free (no device is all ones) */
         uint64_t ino;
         uint64_t bytes;      /* allocated bytes (st_blocks * 512) */
         uint32_t links_seen; /* links of this inode the removal covers */
         uint32_t nlink;      /* st_nlink when seen */
         void *owner;         /* the action that planned it */
-        bool used;
 } InoEntry;
 
 typedef struct InoMap {
@@ -28,4 +27,4 @@ void inomap_done(InoMap *m);
 
 #define INOMAP_FOREACH(e, m) \
         for (InoEntry *e = (m)->entries; (m)->entries && e < (m)->entries + (m)->allocated; e++) \
-                if (e->used)
+                if (e->dev_plus1 != 0)

@@ -136,74 +136,134 @@ static void probe_triggers(Context *ctx, Plan *plan, char **installed, const cha
         }
 }
 
-static int unit_object(sd_bus *bus, const char *unit, bool load, char **ret_path) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *path;
-        int r;
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
 
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, load ? "LoadUnit" : "GetUnit",
-                               &error, &reply, "s", unit);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return r;
-        *ret_path = xstrdup(path);
+/* One property of many units, asked all at once: the manager answers each call in turn,
+ * and waiting for every reply before the next call would cost a round trip per unit.
+ * Reading a property of a unit's object loads the unit, as LoadUnit does. */
+typedef struct UnitProperty {
+        const char *unit;
+        bool strv;           /* "as", else "s" */
+        char *value;         /* NULL when the call failed */
+        char **values;
+        bool done;
+} UnitProperty;
+
+static int on_property(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitProperty *p = userdata;
+        const char *s;
+
+        p->done = true;
+        if (sd_bus_message_is_method_error(m, NULL) ||
+            sd_bus_message_enter_container(m, 'v', p->strv ? "as" : "s") < 0)
+                return 0;
+        if (p->strv)
+                (void) sd_bus_message_read_strv(m, &p->values);
+        else if (sd_bus_message_read(m, "s", &s) >= 0)
+                p->value = xstrdup(s);
         return 0;
+}
+
+static void get_unit_properties(Context *ctx, UnitProperty *props, size_t n, const char *property) {
+        sd_bus_slot **slots = xcalloc(n ?: 1, sizeof(sd_bus_slot *));
+        uint64_t deadline = now_usec() + RELOAD_TIMEOUT_USEC;
+        size_t pending = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                if (sd_bus_path_encode(SYSTEMD_PATH "/unit", props[i].unit, &path) < 0 ||
+                    sd_bus_call_method_async(ctx->bus, &slots[i], SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
+                                             "Get", on_property, &props[i], "ss", SYSTEMD_UNIT, property) < 0)
+                        props[i].done = true;
+                else
+                        pending++;
+        }
+        while (pending > 0 && now_usec() < deadline) {
+                int r = sd_bus_process(ctx->bus, NULL);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        (void) sd_bus_wait(ctx->bus, deadline - now_usec());
+                pending = 0;
+                for (size_t i = 0; i < n; i++)
+                        pending += !props[i].done;
+        }
+        for (size_t i = 0; i < n; i++)
+                sd_bus_slot_unref(slots[i]);
+        free(slots);
+}
+
+static void unit_properties_done(UnitProperty *props, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(props[i].value);
+                strv_free(props[i].values);
+        }
+        free(props);
 }
 
 /* The manager knows what triggers a unit (TriggeredBy=), including sockets and timers with
  * other names than the service's. */
-static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, const char *unit) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL;
-        _cleanup_strv_free_ char **triggers = NULL;
+static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, char **units) {
+        size_t n = strv_length(units);
+        UnitProperty *props = xcalloc(n ?: 1, sizeof(UnitProperty));
 
-        if (unit_object(ctx->bus, unit, true, &path) < 0)
-                return;
-        if (sd_bus_get_property_strv(ctx->bus, SYSTEMD_DEST, path, SYSTEMD_UNIT, "TriggeredBy", &error, &triggers) < 0)
-                return;
-        STRV_FOREACH(t, triggers) {
-                if (plan_find(plan, KIND_UNITS, VERB_MASK, *t) || unit_kept(ctx->policy, *t) || !strv_contains(installed, *t))
-                        continue;
-                Action *a = probe_mask(ctx, plan, installed, *t);
-                if (!a->reason)
-                        action_set_reason(a, "triggers %s", unit);
-        }
+        for (size_t i = 0; i < n; i++)
+                props[i] = (UnitProperty) { .unit = units[i], .strv = true };
+        get_unit_properties(ctx, props, n, "TriggeredBy");
+
+        for (size_t i = 0; i < n; i++)
+                STRV_FOREACH(t, props[i].values) {
+                        if (plan_find(plan, KIND_UNITS, VERB_MASK, *t) || unit_kept(ctx->policy, *t) ||
+                            !strv_contains(installed, *t))
+                                continue;
+                        Action *a = probe_mask(ctx, plan, installed, *t);
+                        if (!a->reason)
+                                action_set_reason(a, "triggers %s", units[i]);
+                }
+        unit_properties_done(props, n);
 }
 
-static char *unit_active_state(Context *ctx, const char *unit) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL;
-        char *state = NULL;
+static bool state_running(const char *state) {
+        return state && (streq(state, "active") || streq(state, "activating") ||
+                         streq(state, "reloading") || streq(state, "deactivating"));
+}
 
-        /* A unit the manager has not loaded is not running. */
-        if (unit_object(ctx->bus, unit, false, &path) < 0)
-                return xstrdup("inactive");
-        if (sd_bus_get_property_string(ctx->bus, SYSTEMD_DEST, path, SYSTEMD_UNIT, "ActiveState", &error, &state) < 0)
-                return xstrdup("unknown");
-        return state;
+/* The ActiveState of the units of the mask actions that are or will be in place. */
+static UnitProperty *mask_states(Context *ctx, Plan *plan, bool applied, size_t *ret_n) {
+        UnitProperty *props = xcalloc(plan->n_actions ?: 1, sizeof(UnitProperty));
+        size_t n = 0;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *m = plan->actions[i];
+                if (m->kind != KIND_UNITS || m->verb != VERB_MASK)
+                        continue;
+                if (applied ? (m->outcome != OUTCOME_DONE && m->outcome != OUTCOME_UNCHANGED)
+                            : (m->state != STATE_CHANGE && m->state != STATE_UNCHANGED))
+                        continue;
+                props[n++] = (UnitProperty) { .unit = m->target };
+        }
+        get_unit_properties(ctx, props, n, "ActiveState");
+        *ret_n = n;
+        return props;
 }
 
 static void probe_stops(Context *ctx, Plan *plan) {
-        size_t n = plan->n_actions;
+        size_t n;
+        UnitProperty *props = mask_states(ctx, plan, false, &n);
 
         for (size_t i = 0; i < n; i++) {
-                Action *m = plan->actions[i];
-                if (m->kind != KIND_UNITS || m->verb != VERB_MASK ||
-                    (m->state != STATE_CHANGE && m->state != STATE_UNCHANGED))
-                        continue;
-
-                _cleanup_free_ char *state = unit_active_state(ctx, m->target);
-                bool running = streq(state, "active") || streq(state, "activating") ||
-                               streq(state, "reloading") || streq(state, "deactivating");
-                Action *a = plan_add(plan, KIND_UNITS, VERB_STOP, m->target, running ? STATE_CHANGE : STATE_UNCHANGED);
-                a->old_value = TAKE_PTR(state);
+                Action *a = plan_add(plan, KIND_UNITS, VERB_STOP, props[i].unit,
+                                     state_running(props[i].value) ? STATE_CHANGE : STATE_UNCHANGED);
+                a->old_value = xstrdup(props[i].value ?: "unknown");
         }
+        unit_properties_done(props, n);
 }
 
-static void probe_one(Context *ctx, Plan *plan, char **installed, const char *unit) {
+static void probe_one(Context *ctx, Plan *plan, char **installed, const char *unit, char ***probed) {
         if (plan_find(plan, KIND_UNITS, VERB_MASK, unit))
                 return;
         if (unit_kept(ctx->policy, unit)) {
@@ -213,8 +273,7 @@ static void probe_one(Context *ctx, Plan *plan, char **installed, const char *un
         }
         probe_mask(ctx, plan, installed, unit);
         probe_triggers(ctx, plan, installed, unit);
-        if (ctx->bus)
-                probe_live_triggers(ctx, plan, installed, unit);
+        strv_extend(probed, unit);
 }
 
 /* A unit this policy masks or keeps masked. */
@@ -265,15 +324,18 @@ static int units_probe(Context *ctx, Plan *plan) {
                 }
         }
 
+        _cleanup_strv_free_ char **probed = NULL;
         STRV_FOREACH(pattern, ctx->policy->unit_mask) {
                 if (!string_is_glob(*pattern)) {
-                        probe_one(ctx, plan, installed, *pattern);
+                        probe_one(ctx, plan, installed, *pattern, &probed);
                         continue;
                 }
                 STRV_FOREACH(u, installed)
                         if (glob_match_name(*pattern, *u) && !unit_kept(ctx->policy, *u))
-                                probe_one(ctx, plan, installed, *u);
+                                probe_one(ctx, plan, installed, *u, &probed);
         }
+        if (ctx->bus)
+                probe_live_triggers(ctx, plan, installed, probed);
 
         if (ctx->bus && ctx->policy->unit_stop)
                 probe_stops(ctx, plan);
@@ -426,12 +488,6 @@ static bool jobs_pending(const StopJobs *sj) {
         return false;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Queue every stop job first, then wait for all their JobRemoved signals, subscribed before
  * the first call so that no signal is missed. */
 static int stop_units(Context *ctx, Plan *plan) {
@@ -497,21 +553,20 @@ static int stop_units(Context *ctx, Plan *plan) {
 /* A timer whose service was just masked may fire on the reload, fail to start it and stay
  * "failed"; a masked unit in that state is noise in systemctl --failed. */
 static void reset_failed_masked(Context *ctx, Plan *plan) {
-        for (size_t i = 0; i < plan->n_actions; i++) {
-                Action *a = plan->actions[i];
-                if (a->kind != KIND_UNITS || a->verb != VERB_MASK ||
-                    (a->outcome != OUTCOME_DONE && a->outcome != OUTCOME_UNCHANGED))
-                        continue;
-                _cleanup_free_ char *state = unit_active_state(ctx, a->target);
-                if (!streq(state, "failed"))
+        size_t n;
+        UnitProperty *props = mask_states(ctx, plan, true, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                if (!props[i].value || !streq(props[i].value, "failed"))
                         continue;
                 int r = sd_bus_call_method(ctx->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "ResetFailedUnit",
-                                           NULL, NULL, "s", a->target);
+                                           NULL, NULL, "s", props[i].unit);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to reset the failed state of masked %s, ignoring: %m", a->target);
+                        log_warning_errno(r, "Failed to reset the failed state of masked %s, ignoring: %m", props[i].unit);
                 else
-                        log_debug("Reset the failed state of masked %s.", a->target);
+                        log_debug("Reset the failed state of masked %s.", props[i].unit);
         }
+        unit_properties_done(props, n);
 }
 
 static int units_apply(Context *ctx, Plan *plan) {

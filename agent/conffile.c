@@ -33,19 +33,37 @@ void conffile_probe_stale(Plan *plan, Kind kind, char **existing, char **desired
                 }
 }
 
-static char *conffile_format(const Policy *policy, char **lines) {
-        size_t n = 0;
+char *lines_join(const char *header, char **lines) {
+        size_t n = strlen(header);
         char *s, *p;
 
         STRV_FOREACH(l, lines)
                 n += strlen(*l) + 1;
-        s = xasprintf("# Written by dpuos-trim from policy \"%s\". Do not edit: change the policy\n"
-                      "# (dpuos-trim.conf(5)) and run dpuos-trim again.\n%*s",
-                      policy->name ?: "unnamed", (int) n, "");
-        p = s + strlen(s) - n;
+        s = xmalloc(n + 1);
+        p = stpcpy(s, header);
         STRV_FOREACH(l, lines)
                 p = stpcpy(stpcpy(p, *l), "\n");
         return s;
+}
+
+int lines_write(Context *ctx, const char *path, const char *header, char **lines) {
+        _cleanup_free_ char *content = NULL;
+        int r;
+
+        if (!lines || !*lines) {
+                r = unlink_in_root(ctx->root_fd, path);
+                return r == -ENOENT ? 0 : r;
+        }
+        content = lines_join(header, lines);
+        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
+        return r < 0 ? r : 0;
+}
+
+static char *conffile_format(const Policy *policy, char **lines) {
+        _cleanup_free_ char *header = xasprintf("# Written by dpuos-trim from policy \"%s\". Do not edit: change the policy\n"
+                                                "# (dpuos-trim.conf(5)) and run dpuos-trim again.\n",
+                                                policy->name ?: "unnamed");
+        return lines_join(header, lines);
 }
 
 int conffile_apply(Context *ctx, Plan *plan, Kind kind, Verb verb, const char *path, char **lines) {

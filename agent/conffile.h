@@ -13,6 +13,13 @@ int conffile_read(Context *ctx, const char *path, char ***ret_lines);
  * VERB_DROP action each), so that the file always says exactly what the policy says. */
 void conffile_probe_stale(Plan *plan, Kind kind, char **existing, char **desired);
 
+/* header (may be "") followed by each line and a newline. */
+char *lines_join(const char *header, char **lines);
+
+/* Writes header and lines atomically, or removes the file when there are no lines (one
+ * already gone is fine): the state files under /var/lib/dpuos-trim/saved. */
+int lines_write(Context *ctx, const char *path, const char *header, char **lines);
+
 /* Writes the file atomically with exactly these lines (removes it when there are none),
  * then settles every action of the kind that was to change (verb, or VERB_DROP): done, or
  * failed with the write's error. A dry run stops before the write. */

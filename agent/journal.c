@@ -67,15 +67,13 @@ void journal_log_plan(const Context *ctx, const Plan *plan, const RunInfo *info)
 void journal_log_verify(const Context *ctx, const Plan *plan, const RunInfo *info) {
         _cleanup_strv_free_ char **fields = NULL;
         _cleanup_free_ struct iovec *iov = NULL;
-        size_t drift = 0, n;
+        size_t drift = plan_count_state(plan, STATE_CHANGE), n;
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 const Action *a = plan->actions[i];
-                if (a->state != STATE_CHANGE)
-                        continue;
-                strv_push(&fields, xasprintf("DPUOS_TRIM_DRIFT_ITEM=%s %s: %s", kind_to_string(a->kind), a->target,
-                                             drift_to_string(a)));
-                drift++;
+                if (a->state == STATE_CHANGE)
+                        strv_push(&fields, xasprintf("DPUOS_TRIM_DRIFT_ITEM=%s %s: %s", kind_to_string(a->kind),
+                                                     a->target, drift_to_string(a)));
         }
         strv_push(&fields, drift ? xasprintf("MESSAGE=dpuos-trim: %zu item%s of policy \"%s\" no longer hold%s "
                                              "(dpuos-trim --verify lists them)", drift, drift == 1 ? "" : "s",

@@ -97,6 +97,13 @@ Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State sta
         return a;
 }
 
+size_t plan_count_state(const Plan *plan, State state) {
+        size_t n = 0;
+        for (size_t i = 0; i < plan->n_actions; i++)
+                n += plan->actions[i]->state == state;
+        return n;
+}
+
 Action *plan_find(const Plan *plan, Kind kind, Verb verb, const char *target) {
         for (size_t i = 0; i < plan->n_actions; i++)
                 if (plan->actions[i]->kind == kind && plan->actions[i]->verb == verb &&

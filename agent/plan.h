@@ -110,6 +110,8 @@ const char *state_to_string(State s);
 const char *outcome_to_string(Outcome o);
 
 Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State state);
+/* How many actions probing found in this state; for --verify, STATE_CHANGE is the drift. */
+size_t plan_count_state(const Plan *plan, State state);
 /* The action of this kind and verb on target, if the plan has one. */
 Action *plan_find(const Plan *plan, Kind kind, Verb verb, const char *target);
 void action_set_reason(Action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

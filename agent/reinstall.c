@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "conffile.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "log.h"
@@ -80,20 +81,6 @@ static bool merged_usr(Context *ctx) {
         return fstatat(ctx->root_fd, "lib", &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode);
 }
 
-static char *join_lines(char *head, char **lines) {
-        size_t n = strlen(head);
-        char *s, *p;
-
-        STRV_FOREACH(l, lines)
-                n += strlen(*l) + 1;
-        s = xmalloc(n + 1);
-        p = stpcpy(s, head);
-        STRV_FOREACH(l, lines)
-                p = stpcpy(stpcpy(p, *l), "\n");
-        free(head);
-        return s;
-}
-
 /* Excludes first, then includes: for dpkg the last matching line wins. */
 static char *dpkg_content(Context *ctx) {
         const Policy *p = ctx->policy;
@@ -106,7 +93,8 @@ static char *dpkg_content(Context *ctx) {
                 return NULL;
         STRV_FOREACH(k, p->file_keep)
                 dpkg_add(&lines, "path-include", *k, merged);
-        return join_lines(header(p, "#"), lines);
+        _cleanup_free_ char *head = header(p, "#");
+        return lines_join(head, lines);
 }
 
 static bool removes_below(const Policy *p, const char *dir) {
@@ -143,7 +131,8 @@ static char *rpm_content(Context *ctx) {
         }
         if (!lines)
                 return NULL;
-        return join_lines(header(p, "#"), lines);
+        _cleanup_free_ char *head = header(p, "#");
+        return lines_join(head, lines);
 }
 
 static const PackageManager managers[] = {

@@ -158,12 +158,8 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         json_end_object(&j);
         json_double(&j, "started", info->started);
         json_double(&j, "duration", info->duration);
-        if (streq(info->mode, "verify")) {
-                uint64_t drift = 0;
-                for (size_t i = 0; i < plan->n_actions; i++)
-                        drift += plan->actions[i]->state == STATE_CHANGE;
-                json_uint(&j, "drift", drift);
-        }
+        if (streq(info->mode, "verify"))
+                json_uint(&j, "drift", plan_count_state(plan, STATE_CHANGE));
 
         json_begin_array(&j, "actions");
         for (size_t i = 0; i < plan->n_actions; i++) {

@@ -253,10 +253,7 @@ static int open_root(Context *ctx, char **ret_root) {
 
 /* --verify: the plan is the drift. */
 static int verify_finish(const Context *ctx, const Plan *plan, const RunInfo *info) {
-        size_t drift = 0;
-
-        for (size_t i = 0; i < plan->n_actions; i++)
-                drift += plan->actions[i]->state == STATE_CHANGE;
+        size_t drift = plan_count_state(plan, STATE_CHANGE);
 
         if (!ctx->offline)
                 journal_log_verify(ctx, plan, info);

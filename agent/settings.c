@@ -160,25 +160,6 @@ int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
         return probe_restore(sk, ctx, plan);
 }
 
-static int saved_write(Context *ctx, const char *path, char **lines) {
-        _cleanup_free_ char *content = NULL;
-        size_t len = 0;
-        int r;
-
-        if (!lines || !*lines) {
-                r = unlink_in_root(ctx->root_fd, path);
-                return r == -ENOENT ? 0 : r;
-        }
-        STRV_FOREACH(l, lines)
-                len += strlen(*l) + 1;
-        content = xmalloc(len + 1);
-        content[0] = 0;
-        for (char *p = content, **l = lines; l && *l; l++)
-                p = stpcpy(stpcpy(p, *l), "\n");
-        r = write_file_atomic_in_root(ctx->root_fd, path, content, 0644);
-        return r < 0 ? r : 0;
-}
-
 /* The value found before the first change is what --revert restores: a later run never
  * overwrites it with a value dpuos-trim itself wrote. */
 static int save_old_values(const SettingsKind *sk, Context *ctx, Plan *plan) {
@@ -207,7 +188,7 @@ static int save_old_values(const SettingsKind *sk, Context *ctx, Plan *plan) {
         }
         if (!added)
                 return 0;
-        return saved_write(ctx, path, lines);
+        return lines_write(ctx, path, "", lines);
 }
 
 /* Saved values that are back live (or were never needed) are forgotten. */
@@ -230,7 +211,7 @@ static int forget_restored(const SettingsKind *sk, Context *ctx, Plan *plan) {
         }
         if (strv_length(kept) == strv_length(lines))
                 return 0;
-        return saved_write(ctx, path, kept);
+        return lines_write(ctx, path, "", kept);
 }
 
 static int write_live(const char *path, const char *value) {

@@ -426,21 +426,7 @@ static int unmask_live(Context *ctx, Action *a) {
 /* The record is written before the masks it lists, so that a run cut short in between
  * still knows what it may have masked. */
 static int record_write(Context *ctx, char **units) {
-        _cleanup_free_ char *content = NULL;
-        size_t n = 0;
-        char *p;
-
-        if (!units || !*units) {
-                int r = unlink_in_root(ctx->root_fd, MASKED_RECORD);
-                return r == -ENOENT ? 0 : r;
-        }
-        STRV_FOREACH(u, units)
-                n += strlen(*u) + 1;
-        content = xasprintf("# Units masked by dpuos-trim, for --revert. Do not edit.\n%*s", (int) n, "");
-        p = content + strlen(content) - n;
-        STRV_FOREACH(u, units)
-                p = stpcpy(stpcpy(p, *u), "\n");
-        return write_file_atomic_in_root(ctx->root_fd, MASKED_RECORD, content, 0644);
+        return lines_write(ctx, MASKED_RECORD, "# Units masked by dpuos-trim, for --revert. Do not edit.\n", units);
 }
 
 static int daemon_reload(Context *ctx) {

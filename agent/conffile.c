@@ -10,7 +10,7 @@ int conffile_read(Context *ctx, const char *path, char ***ret_lines) {
         char **lines = NULL, *save = NULL;
         int r;
 
-        r = read_file_in_root(ctx->root_fd, path, 4 * 1024 * 1024, &text);
+        r = read_owned_file_in_root(ctx->root_fd, path, 4 * 1024 * 1024, &text);
         if (r == -ENOENT) {
                 *ret_lines = NULL;
                 return 0;
@@ -23,6 +23,11 @@ int conffile_read(Context *ctx, const char *path, char ***ret_lines) {
                         strv_extend(&lines, l);
         *ret_lines = lines;
         return 0;
+}
+
+void conffile_probe_failed(Plan *plan, size_t from, Kind kind, const char *path, int r) {
+        _cleanup_free_ char *reason = xasprintf("cannot read %s: %s", path, owned_file_strerror(r));
+        plan_fail_since(plan, from, kind, VERB_DROP, path, reason);
 }
 
 void conffile_probe_stale(Plan *plan, Kind kind, char **existing, char **desired) {
@@ -85,15 +90,20 @@ int conffile_apply(Context *ctx, Plan *plan, Kind kind, Verb verb, const char *p
         } else
                 r = unlink_in_root(ctx->root_fd, path);
         if (r < 0)
-                log_error_errno(r, "Failed to %s %s: %m", lines ? "write" : "remove", path);
+                log_error_errno(r, "Failed to %s %s: %s", lines ? "write" : "remove", path, owned_file_strerror(r));
         else
                 log_debug("%s %s.", lines ? "Wrote" : "Removed", path);
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 Action *a = plan->actions[i];
-                if (a->kind == kind && (a->verb == verb || a->verb == VERB_DROP) &&
-                    a->outcome == OUTCOME_PENDING && a->state == STATE_CHANGE)
-                        plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r < 0 ? r : 0);
+                if (a->kind != kind || (a->verb != verb && a->verb != VERB_DROP) ||
+                    a->outcome != OUTCOME_PENDING || a->state != STATE_CHANGE)
+                        continue;
+                if (r < 0)
+                        action_fail(ctx, plan, a, r, "cannot %s %s: %s", lines ? "write" : "remove", path,
+                                    owned_file_strerror(r));
+                else
+                        plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
         }
         return r < 0 ? r : 0;
 }

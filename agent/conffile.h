@@ -9,6 +9,10 @@
 /* The lines of the file as it is now; none when it does not exist. */
 int conffile_read(Context *ctx, const char *path, char ***ret_lines);
 
+/* A probe could not read path (error r): the actions of kind that it added from index
+ * `from` on depend on what the file says, and become impossible (plan_fail_since()). */
+void conffile_probe_failed(Plan *plan, size_t from, Kind kind, const char *path, int r);
+
 /* Plans the removal of the lines the file has but the policy no longer asks for (one
  * VERB_DROP action each), so that the file always says exactly what the policy says. */
 void conffile_probe_stale(Plan *plan, Kind kind, char **existing, char **desired);
@@ -21,6 +25,6 @@ char *lines_join(const char *header, char **lines);
 int lines_write(Context *ctx, const char *path, const char *header, char **lines);
 
 /* Writes the file atomically with exactly these lines (removes it when there are none),
- * then settles every action of the kind that was to change (verb, or VERB_DROP): done, or
- * failed with the write's error. A dry run stops before the write. */
+ * then settles every action of the kind that was to change (verb, or VERB_DROP) and is still
+ * pending: done, or failed with the write's error. A dry run stops before the write. */
 int conffile_apply(Context *ctx, Plan *plan, Kind kind, Verb verb, const char *path, char **lines);

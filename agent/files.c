@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "executor.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "inomap.h"
@@ -24,9 +25,9 @@
 #define MAX_DEPTH 8192
 #define MAX_FAILURES_LISTED 20
 
-/* Whatever the policy says, these are never removed (DESIGN §4). The first entry, a single
- * glob segment, stands for every top-level directory itself (not what is in it); the rest
- * are globs over in-tree paths. */
+/* Whatever the policy says, these are never removed (dpuos-trim.conf(5), "Protected
+ * paths"). The first entry, a single glob segment, stands for every top-level directory
+ * itself (not what is in it); the rest are globs over in-tree paths. */
 static const char * const protected_static[] = {
         "/*",
         "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/fstab",
@@ -616,7 +617,6 @@ static int files_probe(Context *ctx, Plan *plan) {
         InoMap links = {};
         PatternPlan **plans = NULL;
         size_t index = 0;
-        int ret = 0;
 
         if (!ctx->policy->file_remove)
                 return 0;
@@ -648,7 +648,6 @@ static int files_probe(Context *ctx, Plan *plan) {
                 } else if (r < 0) {
                         a->state = STATE_IMPOSSIBLE;
                         action_set_reason(a, "cannot read its directory: %s", strerror(-r));
-                        RET_GATHER(ret, r);
                 } else if (pp->planned.n == 0) {
                         a->state = STATE_UNCHANGED;
                         action_set_reason(a, "nothing left to remove");
@@ -664,7 +663,16 @@ static int files_probe(Context *ctx, Plan *plan) {
         inomap_done(&links);
         free(plans);
         rails_done(&rails);
-        return ret;
+        return 0;
+}
+
+static const Action *failed_exclusion(const Plan *plan) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                if (a->kind == KIND_FILES && a->verb == VERB_EXCLUDE && a->outcome == OUTCOME_FAILED)
+                        return a;
+        }
+        return NULL;
 }
 
 static int files_apply(Context *ctx, Plan *plan) {
@@ -684,6 +692,15 @@ static int files_apply(Context *ctx, Plan *plan) {
                 if (a->kind != KIND_FILES || a->verb != VERB_REMOVE || !action_begin(ctx, plan, a))
                         continue;
 
+                /* PreventReinstall=: without the exclusion, an update would bring the files
+                 * back; nothing is removed until it is in place. */
+                const Action *x = failed_exclusion(plan);
+                if (x) {
+                        action_fail(ctx, plan, a, x->error, "not removed: the package manager exclusion %s "
+                                    "could not be written (%s)", x->target, strempty(x->reason));
+                        RET_GATHER(ret, -EIO);
+                        continue;
+                }
                 for (size_t k = 0; ctx->policy->file_remove[k]; k++)
                         if (streq(ctx->policy->file_remove[k], a->target))
                                 w.index = k;
@@ -705,7 +722,8 @@ static int files_apply(Context *ctx, Plan *plan) {
         return ret;
 }
 
-const KindOps files_ops = {
+const Executor files_executor = {
+        .kind = KIND_FILES,
         .name = "files",
         .probe = files_probe,
         .apply = files_apply,

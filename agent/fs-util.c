@@ -245,6 +245,28 @@ int read_file_in_root(int root_fd, const char *path, size_t max, char **ret) {
         return read_fd(fd, max, ret);
 }
 
+int read_owned_file_in_root(int root_fd, const char *path, size_t max, char **ret) {
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW, 0);
+        if (fd < 0)
+                return fd;
+        return read_fd(fd, max, ret);
+}
+
+const char *owned_file_strerror(int r) {
+        switch (r) {
+        case -ELOOP:
+                return "it is a symbolic link, not a file dpuos-trim wrote";
+        case -EISDIR:
+                return "it is a directory, not a file dpuos-trim wrote";
+        case -EBADFD:
+                return "it is not a regular file";
+        case -EFBIG:
+                return "it is too large";
+        default:
+                return strerror(-r);
+        }
+}
+
 int read_file_host(const char *path, size_t max, char **ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
@@ -299,7 +321,7 @@ int write_file_atomic_in_root(int root_fd, const char *path, const char *content
         const char *name;
         int r;
 
-        r = read_file_in_root(root_fd, path, 16 * 1024 * 1024, &old);
+        r = read_owned_file_in_root(root_fd, path, 16 * 1024 * 1024, &old);
         if (r >= 0 && streq(old, content))
                 return 0;
         if (r < 0 && r != -ENOENT)

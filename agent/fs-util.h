@@ -23,14 +23,21 @@ DIR *opendir_in_root(int root_fd, const char *path);
  * and returns its descriptor; *ret_name points into path at the last component. */
 int open_parent_in_root(int root_fd, const char *path, bool create, const char **ret_name);
 
-/* Reads a whole file, at most max bytes. -ENOENT if it does not exist. */
+/* Reads a whole file, at most max bytes. -ENOENT if it does not exist; -EISDIR, -EBADFD
+ * (not a regular file) or -EFBIG otherwise. */
 int read_file_in_root(int root_fd, const char *path, size_t max, char **ret);
+/* The same for a file dpuos-trim owns (what it persists, its state): a symlink in its place
+ * is refused (-ELOOP) rather than followed, as anything else but a regular file is. */
+int read_owned_file_in_root(int root_fd, const char *path, size_t max, char **ret);
+/* Why such a file cannot be read, for a reason line: "is a directory", ... */
+const char *owned_file_strerror(int r);
 /* The same for a path of the machine the agent runs on (--policy, /proc). */
 int read_file_host(const char *path, size_t max, char **ret);
 
 /* Replaces path with content atomically: temporary file in the same directory, fsync,
  * rename, fsync of the directory. A power cut leaves the old or the new file, never a
- * mix. Returns 0 when the file already had exactly this content (nothing written), 1 when
+ * mix. What is there must be a regular file (the files written are dpuos-trim's own): a
+ * symlink, directory or other file in its place is refused, not replaced. Returns 0 when the file already had exactly this content (nothing written), 1 when
  * written. */
 int write_file_atomic_in_root(int root_fd, const char *path, const char *content, mode_t mode);
 

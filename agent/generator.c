@@ -7,7 +7,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "plan.h"
+#include "executor.h"
 #include "policy.h"
 #include "proc-cmdline.h"
 #include "strv.h"
@@ -52,10 +52,17 @@ static int generate(const char *dest) {
                 goto finish;
         }
 
-        (void) plan_build(&ctx, &plan);
+        r = executors_probe(&ctx, &plan, KIND_UNITS);
+        STRV_FOREACH(e, plan.errors)
+                log_error("dpuos-trim-generator: %s", *e);
         for (size_t i = 0; i < plan.n_actions; i++) {
                 const Action *a = plan.actions[i];
-                if (a->kind != KIND_UNITS || a->verb != VERB_MASK || a->state != STATE_CHANGE)
+                if (a->kind != KIND_UNITS || a->verb != VERB_MASK)
+                        continue;
+                /* The service meets the same and fails: here it is only said. */
+                if (a->state == STATE_IMPOSSIBLE)
+                        log_warning("dpuos-trim-generator: cannot mask %s for this boot: %s", a->target, strempty(a->reason));
+                if (a->state != STATE_CHANGE)
                         continue;
                 if (symlinkat("/dev/null", dest_fd, a->target) < 0 && errno != EEXIST)
                         log_warning_errno(negative_errno(), "dpuos-trim-generator: cannot mask %s, ignoring: %m", a->target);

@@ -5,6 +5,7 @@
 
 #include "conffile.h"
 #include "exec-util.h"
+#include "executor.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "log.h"
@@ -34,12 +35,18 @@ static char *module_from_index_line(const char *line) {
         return module_name_normalize(name);
 }
 
-static void index_file(Context *ctx, const char *path, char ***names) {
+/* A kernel without the index (not yet depmod'ed) has nothing to list; one that cannot be
+ * read is an error: globs would miss its modules. */
+static int index_file(Context *ctx, const char *path, char ***names) {
         _cleanup_free_ char *text = NULL;
         char *save = NULL;
+        int r;
 
-        if (read_file_in_root(ctx->root_fd, path, 64 * 1024 * 1024, &text) < 0)
-                return;
+        r = read_file_in_root(ctx->root_fd, path, 64 * 1024 * 1024, &text);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                 char *m = module_from_index_line(l);
                 if (m && !strv_contains(*names, m))
@@ -47,24 +54,37 @@ static void index_file(Context *ctx, const char *path, char ***names) {
                 else
                         free(m);
         }
+        return 0;
 }
 
-static void module_index_load(Context *ctx, ModuleIndex *ix) {
+/* Returns -errno with the path that could not be read in *ret_path. */
+static int module_index_load(Context *ctx, ModuleIndex *ix, char **ret_path) {
         static const char * const dirs[] = { "/usr/lib/modules", "/lib/modules" };
+        int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 _cleanup_closedir_ DIR *d = opendir_in_root(ctx->root_fd, dirs[i]);
                 struct dirent *de;
 
+                if (!d && errno != ENOENT) {
+                        *ret_path = xstrdup(dirs[i]);
+                        return negative_errno();
+                }
                 while (d && (de = readdir(d))) {
                         if (de->d_name[0] == '.')
                                 continue;
                         _cleanup_free_ char *dep = xasprintf("%s/%s/modules.dep", dirs[i], de->d_name);
                         _cleanup_free_ char *builtin = xasprintf("%s/%s/modules.builtin", dirs[i], de->d_name);
-                        index_file(ctx, dep, &ix->loadable);
-                        index_file(ctx, builtin, &ix->builtin);
+                        r = index_file(ctx, dep, &ix->loadable);
+                        if (r >= 0)
+                                r = index_file(ctx, builtin, &ix->builtin);
+                        if (r < 0) {
+                                *ret_path = xasprintf("%s/%s", dirs[i], de->d_name);
+                                return r;
+                        }
                 }
         }
+        return 0;
 }
 
 static void module_index_done(ModuleIndex *ix) {
@@ -147,19 +167,20 @@ static void kmod_module_unref_listp(struct kmod_list **l) {
 #define _cleanup_kmod_module_ __attribute__((cleanup(kmod_module_unrefp)))
 #define _cleanup_kmod_list_ __attribute__((cleanup(kmod_module_unref_listp)))
 
-static char **loaded_modules(Context *ctx) {
+static int loaded_modules(Context *ctx, char ***ret) {
         _cleanup_kmod_list_ struct kmod_list *list = NULL;
         struct kmod_list *i;
-        char **names = NULL;
+        int r;
 
-        if (kmod_module_new_from_loaded(ctx->kmod, &list) < 0)
-                return NULL;
+        r = kmod_module_new_from_loaded(ctx->kmod, &list);
+        if (r < 0)
+                return r;
         kmod_list_foreach(i, list) {
                 _cleanup_kmod_module_ struct kmod_module *mod = kmod_module_get_module(i);
-                strv_extend(&names, kmod_module_get_name(mod));
+                strv_extend(ret, kmod_module_get_name(mod));
         }
-        strv_sort(names);
-        return names;
+        strv_sort(*ret);
+        return 0;
 }
 
 static char **module_holders(Context *ctx, const char *name) {
@@ -199,7 +220,7 @@ static bool removable(Context *ctx, Plan *plan, const char *name, char **why) {
                 return false;
         }
         if (state < 0) {
-                *why = xstrdup("not loaded");
+                *why = state == -ENOENT ? xstrdup("not loaded") : xasprintf("cannot read its state: %s", strerror(-state));
                 return false;
         }
         STRV_FOREACH(h, holders) {
@@ -253,38 +274,66 @@ static void probe_unused_dependencies(Context *ctx, Plan *plan) {
         } while (progress);
 }
 
-static void probe_unload(Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **loaded = loaded_modules(ctx), **wanted = NULL;
-        bool changed;
+/* What Unload= names: its globs expanded over the loaded modules. */
+static int unload_wanted(Context *ctx, char ***wanted) {
+        _cleanup_strv_free_ char **loaded = NULL;
+        int r;
 
+        r = loaded_modules(ctx, &loaded);
+        if (r < 0)
+                return r;
         STRV_FOREACH(pattern, ctx->policy->module_unload) {
                 if (string_is_glob(*pattern)) {
                         STRV_FOREACH(m, loaded)
                                 if (glob_match_name(*pattern, *m) && !module_kept(ctx->policy, *m) &&
-                                    !strv_contains(wanted, *m))
-                                        strv_extend(&wanted, *m);
-                } else if (!strv_contains(wanted, *pattern))
-                        strv_extend(&wanted, *pattern);
+                                    !strv_contains(*wanted, *m))
+                                        strv_extend(wanted, *m);
+                } else if (!strv_contains(*wanted, *pattern))
+                        strv_extend(wanted, *pattern);
         }
+        return 0;
+}
 
-        STRV_FOREACH(m, wanted) {
-                int refcnt, state = module_initstate(ctx, *m, &refcnt);
-                Action *a;
+static void probe_unload_one(Context *ctx, Plan *plan, const char *name) {
+        int refcnt, state = module_initstate(ctx, name, &refcnt);
+        Action *a;
 
-                if (module_kept(ctx->policy, *m)) {
-                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_SKIP);
-                        action_set_reason(a, "kept by the policy (Keep=)");
-                } else if (state == KMOD_MODULE_BUILTIN) {
-                        /* Not a module on this kernel: nothing to unload, and nothing a
-                         * later boot would load either. */
-                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_SKIP);
-                        action_set_reason(a, "built into the kernel: cannot be unloaded");
-                } else if (state < 0) {
-                        a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_UNCHANGED);
-                        action_set_reason(a, "not loaded");
-                } else
-                        plan_add(plan, KIND_MODULES, VERB_UNLOAD, *m, STATE_CHANGE);
+        if (module_kept(ctx->policy, name)) {
+                a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_SKIP);
+                action_set_reason(a, "kept by the policy (Keep=)");
+        } else if (state == KMOD_MODULE_BUILTIN) {
+                /* Not a module on this kernel: nothing to unload, and nothing a later boot
+                 * would load either. */
+                a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_SKIP);
+                action_set_reason(a, "built into the kernel: cannot be unloaded");
+        } else if (state == -ENOENT) {
+                a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_UNCHANGED);
+                action_set_reason(a, "not loaded");
+        } else if (state < 0) {
+                a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_IMPOSSIBLE);
+                action_set_reason(a, "cannot read its state: %s", strerror(-state));
+        } else
+                plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_CHANGE);
+}
+
+static void probe_unload(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **wanted = NULL;
+        size_t from = plan->n_actions;
+        bool changed;
+        int r;
+
+        r = kmod_get(ctx);
+        if (r >= 0)
+                r = unload_wanted(ctx, &wanted);
+        if (r < 0) {
+                _cleanup_free_ char *reason = xasprintf("cannot list the loaded modules: %s", strerror(-r));
+                STRV_FOREACH(pattern, ctx->policy->module_unload)
+                        plan_add(plan, KIND_MODULES, VERB_UNLOAD, *pattern, STATE_IMPOSSIBLE);
+                plan_fail_since(plan, from, KIND_MODULES, VERB_UNLOAD, "*", reason);
+                return;
         }
+        STRV_FOREACH(m, wanted)
+                probe_unload_one(ctx, plan, *m);
 
         /* Refuse what is in use, until nothing changes: a module held by one that stays,
          * stays too. */
@@ -368,33 +417,17 @@ static char **blacklist_lines(const Plan *plan) {
         return lines;
 }
 
-static int modules_probe(Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **existing = NULL;
-        ModuleIndex ix = {};
-        int r;
-
-        if (ctx->policy->module_unload && !ctx->offline) {
-                r = kmod_get(ctx);
-                if (r < 0)
-                        return r;
-                probe_unload(ctx, plan);
-        }
-
-        r = conffile_read(ctx, MODPROBE_CONF, &existing);
-        if (r < 0)
-                return r;
-        module_index_load(ctx, &ix);
-
+static void probe_blacklist(Context *ctx, Plan *plan, const ModuleIndex *ix, char **existing) {
         STRV_FOREACH(pattern, ctx->policy->module_blacklist) {
                 if (!string_is_glob(*pattern)) {
                         if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *pattern))
-                                probe_blacklist_one(ctx, plan, &ix, existing, *pattern);
+                                probe_blacklist_one(ctx, plan, ix, existing, *pattern);
                         continue;
                 }
                 /* A glob names what exists: the kernels' modules, and what an earlier run
                  * blacklisted already. */
                 _cleanup_strv_free_ char **names = NULL;
-                STRV_FOREACH(m, ix.loadable)
+                STRV_FOREACH(m, ix->loadable)
                         if (glob_match_name(*pattern, *m))
                                 strv_extend(&names, *m);
                 STRV_FOREACH(l, existing) {
@@ -405,17 +438,64 @@ static int modules_probe(Context *ctx, Plan *plan) {
                 strv_sort(names);
                 STRV_FOREACH(m, names)
                         if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *m) && !module_kept(ctx->policy, *m))
-                                probe_blacklist_one(ctx, plan, &ix, existing, *m);
+                                probe_blacklist_one(ctx, plan, ix, existing, *m);
         }
+}
 
+static int modules_probe(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **existing = NULL, **desired = NULL;
+        _cleanup_free_ char *unreadable = NULL;
+        ModuleIndex ix = {};
+        size_t from;
+        int r, ri;
+
+        if (ctx->policy->module_unload && !ctx->offline)
+                probe_unload(ctx, plan);
+
+        from = plan->n_actions;
+        r = conffile_read(ctx, MODPROBE_CONF, &existing);
+        ri = module_index_load(ctx, &ix, &unreadable);
+        probe_blacklist(ctx, plan, &ix, existing);
         module_index_done(&ix);
 
-        _cleanup_strv_free_ char **desired = blacklist_lines(plan);
+        if (r < 0) {
+                conffile_probe_failed(plan, from, KIND_MODULES, MODPROBE_CONF, r);
+                return 0;
+        }
+        if (ri < 0) {
+                _cleanup_free_ char *reason = xasprintf("cannot read the module index of %s: %s", unreadable, strerror(-ri));
+                plan_fail_since(plan, from, KIND_MODULES, VERB_BLACKLIST, unreadable, reason);
+                return 0;
+        }
+
+        desired = blacklist_lines(plan);
         conffile_probe_stale(plan, KIND_MODULES, existing, desired);
 
         if (!ctx->offline)
                 probe_initramfs(ctx, plan);
         return 0;
+}
+
+static int unload(Context *ctx, Plan *plan, Action *a) {
+        _cleanup_kmod_module_ struct kmod_module *mod = NULL;
+        const char *why;
+        int r;
+
+        r = kmod_module_new_from_name(ctx->kmod, a->target, &mod);
+        if (r >= 0)
+                r = kmod_module_remove_module(mod, 0);  /* never KMOD_REMOVE_FORCE */
+        if (r == -ENOENT) {
+                action_set_reason(a, "already unloaded");
+                r = 0;
+        }
+        if (r >= 0) {
+                plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
+                return 0;
+        }
+        why = r == -EBUSY || r == -EAGAIN ? "in use" :
+              r == -EPERM ? "not permitted (CAP_SYS_MODULE needed, or module unloading disabled)" : strerror(-r);
+        action_fail(ctx, plan, a, r, "%s", why);
+        return log_error_errno(r, "Failed to unload %s: %s", a->target, why);
 }
 
 static int modules_apply(Context *ctx, Plan *plan) {
@@ -428,30 +508,23 @@ static int modules_apply(Context *ctx, Plan *plan) {
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
-                _cleanup_kmod_module_ struct kmod_module *mod = NULL;
-                int r;
-
-                if (a->kind != KIND_MODULES || a->verb != VERB_UNLOAD || !action_begin(ctx, plan, a))
+                if (a->kind != KIND_MODULES || a->verb != VERB_UNLOAD)
                         continue;
-
-                r = kmod_module_new_from_name(ctx->kmod, a->target, &mod);
-                if (r >= 0)
-                        r = kmod_module_remove_module(mod, 0);  /* never KMOD_REMOVE_FORCE */
-                if (r == -ENOENT) {
-                        action_set_reason(a, "already unloaded");
-                        r = 0;
-                } else if (r == -EBUSY || r == -EAGAIN)
-                        action_set_reason(a, "in use");
-                else if (r == -EPERM)
-                        action_set_reason(a, "not permitted (CAP_SYS_MODULE needed, or module unloading disabled)");
-                if (r < 0)
-                        RET_GATHER(ret, log_error_errno(r, "Failed to unload %s: %m", a->target));
-                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+                /* Unloaded without its blacklist, it would be loaded back. */
+                const Action *b = plan_find(plan, KIND_MODULES, VERB_BLACKLIST, a->target);
+                if (b && b->outcome == OUTCOME_FAILED && a->state == STATE_CHANGE && a->outcome == OUTCOME_PENDING) {
+                        action_fail(ctx, plan, a, b->error, "not unloaded: its blacklist was not persisted (%s)",
+                                    strempty(b->reason));
+                        continue;
+                }
+                if (action_begin(ctx, plan, a))
+                        RET_GATHER(ret, unload(ctx, plan, a));
         }
         return ret;
 }
 
-const KindOps modules_ops = {
+const Executor modules_executor = {
+        .kind = KIND_MODULES,
         .name = "modules",
         .probe = modules_probe,
         .apply = modules_apply,

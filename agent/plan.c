@@ -6,7 +6,7 @@
 
 #include "macro.h"
 #include "plan.h"
-#include "reinstall.h"
+#include "strv.h"
 
 static const char * const kind_names[_KIND_MAX] = {
         [KIND_UNITS] = "units",
@@ -104,6 +104,17 @@ size_t plan_count_state(const Plan *plan, State state) {
         return n;
 }
 
+size_t plan_count_drift(const Plan *plan) {
+        return plan_count_state(plan, STATE_CHANGE) + plan_count_state(plan, STATE_IMPOSSIBLE);
+}
+
+Action *plan_find_verb(const Plan *plan, Kind kind, Verb verb) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+                if (plan->actions[i]->kind == kind && plan->actions[i]->verb == verb)
+                        return plan->actions[i];
+        return NULL;
+}
+
 Action *plan_find(const Plan *plan, Kind kind, Verb verb, const char *target) {
         for (size_t i = 0; i < plan->n_actions; i++)
                 if (plan->actions[i]->kind == kind && plan->actions[i]->verb == verb &&
@@ -112,14 +123,45 @@ Action *plan_find(const Plan *plan, Kind kind, Verb verb, const char *target) {
         return NULL;
 }
 
+_printf_(2, 0)
+static void action_set_reason_va(Action *a, const char *fmt, va_list ap) {
+        free(a->reason);
+        if (vasprintf(&a->reason, fmt, ap) < 0)
+                a->reason = NULL;
+}
+
 void action_set_reason(Action *a, const char *fmt, ...) {
         va_list ap;
 
-        free(a->reason);
         va_start(ap, fmt);
-        if (vasprintf(&a->reason, fmt, ap) < 0)
-                a->reason = NULL;
+        action_set_reason_va(a, fmt, ap);
         va_end(ap);
+}
+
+void plan_add_error(Plan *plan, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        strv_push(&plan->errors, s ?: xstrdup(fmt));
+}
+
+void plan_fail_since(Plan *plan, size_t from, Kind kind, Verb verb, const char *target, const char *reason) {
+        bool any = false;
+
+        for (size_t i = from; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != kind)
+                        continue;
+                a->state = STATE_IMPOSSIBLE;
+                action_set_reason(a, "%s", reason);
+                any = true;
+        }
+        if (!any)
+                action_set_reason(plan_add(plan, kind, verb, target, STATE_IMPOSSIBLE), "%s", reason);
 }
 
 static void action_free(Action *a) {
@@ -138,27 +180,8 @@ void plan_done(Plan *plan) {
         for (size_t i = 0; i < plan->n_actions; i++)
                 action_free(plan->actions[i]);
         free(plan->actions);
+        strv_free(plan->errors);
         *plan = (Plan) {};
-}
-
-static const KindOps * const kind_ops[_KIND_MAX] = {
-        [KIND_UNITS] = &units_ops,
-        [KIND_MODULES] = &modules_ops,
-        [KIND_SYSCTL] = &sysctl_ops,
-        [KIND_SYSFS] = &sysfs_ops,
-        [KIND_FILES] = &files_ops,
-};
-
-int plan_build(Context *ctx, Plan *plan) {
-        int ret = 0;
-
-        for (Kind k = 0; k < _KIND_MAX; k++)
-                if (ctx->kinds & (1u << k))
-                        RET_GATHER(ret, kind_ops[k]->probe(ctx, plan));
-        /* The package managers' exclusions belong to the files kind. */
-        if (ctx->kinds & (1u << KIND_FILES))
-                RET_GATHER(ret, reinstall_probe(ctx, plan));
-        return ret;
 }
 
 void test_kill_point(void) {
@@ -186,6 +209,27 @@ bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error
         return plan->stopped;
 }
 
+bool action_fail(Context *ctx, Plan *plan, Action *a, int error, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        action_set_reason_va(a, fmt, ap);
+        va_end(ap);
+        return plan_settle(ctx, plan, a, OUTCOME_FAILED, error < 0 ? error : -EIO);
+}
+
+void plan_abandon_kind(Context *ctx, Plan *plan, Kind kind, int error, const char *reason) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind != kind || a->outcome != OUTCOME_PENDING)
+                        continue;
+                if (a->state == STATE_CHANGE)
+                        action_fail(ctx, plan, a, error, "%s", reason);
+                else
+                        plan_settle(ctx, plan, a, state_to_outcome(a->state), 0);
+        }
+}
+
 bool action_begin(Context *ctx, Plan *plan, Action *a) {
         if (a->outcome != OUTCOME_PENDING)
                 return false;
@@ -194,22 +238,6 @@ bool action_begin(Context *ctx, Plan *plan, Action *a) {
                 return false;
         }
         return !ctx->dry_run && !plan->stopped;
-}
-
-/* Units first, so that nothing masked starts while the rest runs; files last, as the
- * slowest and the least urgent. */
-int plan_apply(Context *ctx, Plan *plan) {
-        int ret = 0;
-
-        for (Kind k = 0; k < _KIND_MAX && !plan->stopped; k++) {
-                if (!(ctx->kinds & (1u << k)))
-                        continue;
-                /* Before the removals: an update running meanwhile brings nothing back. */
-                if (k == KIND_FILES)
-                        RET_GATHER(ret, reinstall_apply(ctx, plan));
-                RET_GATHER(ret, kind_ops[k]->apply(ctx, plan));
-        }
-        return ret;
 }
 
 void context_done(Context *ctx) {

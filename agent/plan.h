@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "policy.h"
 
 typedef enum Kind {
@@ -72,6 +73,7 @@ typedef struct Action {
 typedef struct Plan {
         Action **actions;
         size_t n_actions;
+        char **errors;     /* run errors: failures that belong to no single action */
         bool stopped;      /* OnFailure=stop hit a failure */
 } Plan;
 
@@ -83,7 +85,8 @@ typedef struct Context {
         const char *root;       /* its path, for mount tables and messages */
         bool offline;           /* --root: no D-Bus, no running kernel */
         bool dry_run;           /* stop just before each change */
-        unsigned kinds;         /* bit mask of Kind to act on */
+        bool verify;            /* --verify: a dry run that must see the live state */
+        unsigned kinds;         /* bit mask of Kind the run acts on */
         const Policy *policy;
 
         /* Live backends, connected on first use. */
@@ -93,16 +96,6 @@ typedef struct Context {
 
 void context_done(Context *ctx);
 
-/* One executor per kind: probe fills the plan with its actions; apply carries them out
- * (when ctx->dry_run it walks the same code and stops just before each change). */
-typedef struct KindOps {
-        const char *name;
-        int (*probe)(Context *ctx, Plan *plan);
-        int (*apply)(Context *ctx, Plan *plan);
-} KindOps;
-
-extern const KindOps units_ops, modules_ops, sysctl_ops, sysfs_ops, files_ops;
-
 const char *kind_to_string(Kind k);
 int kind_from_string(const char *s);
 const char *verb_to_string(Verb v);
@@ -110,19 +103,36 @@ const char *state_to_string(State s);
 const char *outcome_to_string(Outcome o);
 
 Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State state);
-/* How many actions probing found in this state; for --verify, STATE_CHANGE is the drift. */
+/* How many actions probing found in this state. */
 size_t plan_count_state(const Plan *plan, State state);
+/* What --verify reports as not holding: actions to change, and those that cannot be done
+ * or whose current state could not be read (impossible). */
+size_t plan_count_drift(const Plan *plan);
 /* The action of this kind and verb on target, if the plan has one. */
 Action *plan_find(const Plan *plan, Kind kind, Verb verb, const char *target);
-void action_set_reason(Action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The first action of this kind and verb, if any. */
+Action *plan_find_verb(const Plan *plan, Kind kind, Verb verb);
+void action_set_reason(Action *a, const char *fmt, ...) _printf_(2, 3);
+/* A run error: a failure that no action stands for (a state file that could not be
+ * written, a step of the run itself). It fails the run like a failed action. */
+void plan_add_error(Plan *plan, const char *fmt, ...) _printf_(2, 3);
+/* The probe of kind could not read something that the actions added from index `from` on
+ * depend on: they become impossible, with reason. When there are none, one impossible
+ * action (verb, target) stands for the failure, so that it is never lost. */
+void plan_fail_since(Plan *plan, size_t from, Kind kind, Verb verb, const char *target, const char *reason);
 void plan_done(Plan *plan);
-
-int plan_build(Context *ctx, Plan *plan);
-int plan_apply(Context *ctx, Plan *plan);
 
 /* Executors call this as each action finishes. Returns true when OnFailure=stop asks the
  * run to end now. */
 bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error);
+/* Settles a as failed with error, the reason saying what failed (it replaces any note the
+ * probe left, so that the error is what the user reads). */
+bool action_fail(Context *ctx, Plan *plan, Action *a, int error, const char *fmt, ...) _printf_(5, 6);
+
+/* Ends every action of kind still pending after a step that the rest depends on failed:
+ * those that needed no change are settled as their state says, the others fail with
+ * reason. */
+void plan_abandon_kind(Context *ctx, Plan *plan, Kind kind, int error, const char *reason);
 
 /* Test hook: with $DPUOS_TRIM_TEST_KILL_AT=N the process kills itself with SIGKILL at its
  * Nth step (an action done, or one file removed), so that tests can interrupt a run at any

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "macro.h"
 #include "report.h"
+#include "strv.h"
 
 char *format_bytes(uint64_t n) {
         static const char units[] = "KMGT";
@@ -121,11 +122,12 @@ void report_print_drift(const Plan *plan, bool all, FILE *f) {
                 const Action *a = plan->actions[i];
                 _cleanup_free_ char *bytes = NULL, *details = NULL;
 
-                if (a->state != STATE_CHANGE && !all)
+                if (a->state != STATE_CHANGE && a->state != STATE_IMPOSSIBLE && !all)
                         continue;
                 fprintf(f, "%-8s ", kind_to_string(a->kind));
                 print_escaped(f, a->target, 44);
-                fprintf(f, " %-16s ", a->state == STATE_CHANGE ? drift_to_string(a) : state_to_string(a->state));
+                fprintf(f, " %-16s ", a->state == STATE_CHANGE ? drift_to_string(a) :
+                                      a->state == STATE_IMPOSSIBLE ? "cannot hold" : state_to_string(a->state));
                 if (a->kind == KIND_FILES && (a->n_files || a->n_dirs)) {
                         bytes = format_bytes(a->bytes);
                         details = xasprintf("%" PRIu64 " files, %" PRIu64 " dirs", a->n_files, a->n_dirs);
@@ -159,7 +161,11 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         json_double(&j, "started", info->started);
         json_double(&j, "duration", info->duration);
         if (streq(info->mode, "verify"))
-                json_uint(&j, "drift", plan_count_state(plan, STATE_CHANGE));
+                json_uint(&j, "drift", plan_count_drift(plan));
+        json_begin_array(&j, "errors");
+        STRV_FOREACH(e, plan->errors)
+                json_string(&j, NULL, *e);
+        json_end_array(&j);
 
         json_begin_array(&j, "actions");
         for (size_t i = 0; i < plan->n_actions; i++) {
@@ -273,5 +279,14 @@ void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *i
                 fprintf(f, "  failed: %s %s ", kind_to_string(a->kind), verb_to_string(a->verb));
                 print_escaped(f, a->target, 0);
                 fprintf(f, ": %s\n", strempty(a->reason));
+        }
+        report_print_errors(plan, f);
+}
+
+void report_print_errors(const Plan *plan, FILE *f) {
+        STRV_FOREACH(e, plan->errors) {
+                fputs("  error: ", f);
+                print_escaped(f, *e, 0);
+                fputc('\n', f);
         }
 }

@@ -25,7 +25,7 @@ void report_totals(const Plan *plan, int kind, Totals *ret);   /* kind < 0: all 
 /* The plan as a table, for --dry-run and -v. */
 void report_print_table(const Plan *plan, bool dry_run, FILE *f);
 
-/* The plan or the report as JSON (DESIGN §4). */
+/* The plan or the report as JSON (dpuos-trim(8), REPORT). */
 void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f);
 
 /* --verify: the actions that found drift (all of them with all), and what each drift is. */
@@ -35,7 +35,9 @@ const char *drift_to_string(const Action *a);
 /* Atomically writes report.json into the tree's state directory. */
 int report_write(const Context *ctx, const Plan *plan, const RunInfo *info);
 
-/* Counts per kind and bytes freed. */
+/* Counts per kind and bytes freed, the failed actions and the run errors. */
 void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f);
+/* One "  error: ..." line per run error. */
+void report_print_errors(const Plan *plan, FILE *f);
 
 char *format_bytes(uint64_t n);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "caps.h"
+#include "executor.h"
 #include "fs-util.h"
 #include "journal.h"
 #include "log.h"
@@ -82,6 +83,19 @@ static int parse_only(const char *s) {
                 return log_error_errno(-EINVAL, "--only= needs at least one kind");
         arg_kinds = kinds;
         return 0;
+}
+
+/* The modes exclude each other, and some take no policy of their own. */
+static int check_modes(void) {
+        if (arg_dry_run + arg_check + arg_verify > 1)
+                return log_error_errno(-EINVAL, "--dry-run, --check and --verify cannot be combined.");
+        if (arg_revert && (arg_check || arg_verify || arg_firstboot))
+                return log_error_errno(-EINVAL, "--revert cannot be combined with --check, --verify or --firstboot.");
+        if (arg_revert && arg_policy)
+                return log_error_errno(-EINVAL, "--revert takes no policy: it undoes what the saved state records.");
+        if (arg_firstboot && (arg_check || arg_verify || arg_policy))
+                return log_error_errno(-EINVAL, "--firstboot takes its policy from the search path and the kernel command line.");
+        return 1;
 }
 
 /* Returns > 0 to go on, 0 to exit successfully (--help, --version), < 0 on a usage error. */
@@ -173,15 +187,7 @@ static int parse_argv(int argc, char *argv[]) {
 
         if (optind < argc)
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'. See --help.", argv[optind]);
-        if (arg_dry_run + arg_check + arg_verify > 1)
-                return log_error_errno(-EINVAL, "--dry-run, --check and --verify cannot be combined.");
-        if (arg_revert && (arg_check || arg_verify || arg_firstboot))
-                return log_error_errno(-EINVAL, "--revert cannot be combined with --check, --verify or --firstboot.");
-        if (arg_revert && arg_policy)
-                return log_error_errno(-EINVAL, "--revert takes no policy: it undoes what the saved state records.");
-        if (arg_firstboot && (arg_check || arg_verify || arg_policy))
-                return log_error_errno(-EINVAL, "--firstboot takes its policy from the search path and the kernel command line.");
-        return 1;
+        return check_modes();
 }
 
 static double now(clockid_t clock) {
@@ -219,9 +225,7 @@ static int write_stamp(const Context *ctx) {
         _cleanup_free_ char *content = xasprintf("# dpuos-trim applied policy \"%s\"; delete this file to run it again at the next boot.\n",
                                                  ctx->policy->name ?: "unnamed");
         int r = write_file_atomic_in_root(ctx->root_fd, STAMP_PATH, content, 0644);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write the stamp %s: %m", STAMP_PATH);
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 static int open_root(Context *ctx, char **ret_root) {
@@ -251,21 +255,179 @@ static int open_root(Context *ctx, char **ret_root) {
         return 0;
 }
 
-/* --verify: the plan is the drift. */
-static int verify_finish(const Context *ctx, const Plan *plan, const RunInfo *info) {
-        size_t drift = plan_count_state(plan, STATE_CHANGE);
+/* Everything one run holds; each mode below is a sequence of the shared steps over it. */
+typedef struct Run {
+        Context ctx;
+        Policy policy;
+        Plan plan;
+        RunInfo info;
+        char *root;
+        char **cmdline_policies;
+        double t0;
+} Run;
 
-        if (!ctx->offline)
-                journal_log_verify(ctx, plan, info);
+static void run_done(Run *r) {
+        plan_done(&r->plan);
+        policy_done(&r->policy);
+        context_done(&r->ctx);
+        free(r->root);
+        strv_free(r->cmdline_policies);
+}
+
+/* Step: the tree to work on. Modes that only look never hold a capability that can
+ * write; a dry run asked for on the kernel command line drops them once that is known. */
+static int step_open(Run *r) {
+        int k;
+
+        r->t0 = now(CLOCK_MONOTONIC);
+        r->info.started = now(CLOCK_REALTIME);
+        r->info.mode = arg_verify ? "verify" : arg_revert ? "revert" : arg_dry_run ? "dry-run" : "apply";
+        r->ctx.policy = &r->policy;
+        r->ctx.kinds = arg_kinds;
+        r->ctx.verify = arg_verify;
+        r->ctx.dry_run = arg_dry_run || arg_verify;
+
+        k = open_root(&r->ctx, &r->root);
+        if (k < 0)
+                return k;
+        r->ctx.root = r->root;
+        if (r->ctx.dry_run || arg_check)
+                return caps_drop_to_reader();
+        return 0;
+}
+
+/* Step: the policy. --revert runs with an empty one: every kind then takes back what it
+ * finds of earlier runs (masks it recorded, its persisted files, saved live values). */
+static int step_load_policy(Run *r) {
+        int k;
+
+        if (arg_revert)
+                return 0;
+        k = policy_load_extra(&r->policy, r->ctx.root_fd, streq(r->root, "/") ? NULL : r->root, arg_policy,
+                              r->cmdline_policies);
+        if (k < 0) {
+                STRV_FOREACH(e, r->policy.errors)
+                        fprintf(stderr, "%s\n", *e);
+                return log_error_errno(k, "The policy is invalid; nothing was changed.");
+        }
+        if (!r->policy.sources)
+                log_notice("No policy files found; nothing to do.");
+        return 0;
+}
+
+/* Step: the plan, one kind at a time, to time each; the context (and the connections the
+ * live backends open in it) stays the same. */
+static void step_probe(Run *r) {
+        for (Kind k = 0; k < _KIND_MAX; k++) {
+                if (!(r->ctx.kinds & (1u << k)))
+                        continue;
+                double t = now(CLOCK_MONOTONIC);
+                if (executors_probe(&r->ctx, &r->plan, k) < 0)
+                        log_debug("Probing %s met errors; the plan has them.", kind_to_string(k));
+                r->info.kind_seconds[k] = now(CLOCK_MONOTONIC) - t;
+        }
+}
+
+/* Step: carry the plan out (in a dry run: walk it), kind by kind. */
+static void step_apply(Run *r) {
+        for (Kind k = 0; k < _KIND_MAX && !r->plan.stopped; k++) {
+                if (!(r->ctx.kinds & (1u << k)))
+                        continue;
+                double t = now(CLOCK_MONOTONIC);
+                unsigned n = 0;
+                for (size_t i = 0; i < r->plan.n_actions; i++)
+                        n += r->plan.actions[i]->kind == k && r->plan.actions[i]->state == STATE_CHANGE;
+                /* Progress on the console of a first boot that takes its time. */
+                if (n > 0 && !r->ctx.dry_run)
+                        log_info("%s: applying %u change%s...", kind_to_string(k), n, n == 1 ? "" : "s");
+                if (executors_apply(&r->ctx, &r->plan, k) < 0)
+                        log_debug("Applying %s met errors; the plan has them.", kind_to_string(k));
+                r->info.kind_seconds[k] += now(CLOCK_MONOTONIC) - t;
+        }
+        r->info.duration = now(CLOCK_MONOTONIC) - r->t0;
+}
+
+/* 0 when the system is as the plan says, else 1: a failed action or a run error. */
+static int plan_exit_status(const Plan *plan) {
+        Totals t;
+
+        report_totals(plan, -1, &t);
+        return t.n[OUTCOME_FAILED] > 0 || t.n[OUTCOME_PENDING] > 0 || plan->errors ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+}
+
+static int mode_check(Run *r) {
+        test_pause_point();
+        if (!arg_quiet)
+                printf("Policy \"%s\" is valid (%zu file%s).\n", r->policy.name ?: "unnamed",
+                       strv_length(r->policy.sources), strv_length(r->policy.sources) == 1 ? "" : "s");
+        return EXIT_ALL_DONE;
+}
+
+/* --verify: the plan is the drift; what could not be read does not hold either. */
+static int mode_verify(Run *r) {
+        size_t drift;
+
+        step_probe(r);
+        r->info.duration = now(CLOCK_MONOTONIC) - r->t0;
+        drift = plan_count_drift(&r->plan);
+        if (!r->ctx.offline)
+                journal_log_verify(&r->ctx, &r->plan, &r->info);
         if (arg_json)
-                report_print_json(ctx, plan, info, stdout);
+                report_print_json(&r->ctx, &r->plan, &r->info, stdout);
         else if (!arg_quiet) {
                 if (drift > 0 || arg_verbose)
-                        report_print_drift(plan, arg_verbose > 0, stdout);
-                printf("dpuos-trim: policy \"%s\" on %s: %s%zu item%s drifted\n", ctx->policy->name ?: "unnamed",
-                       ctx->root, drift ? "" : "holds, ", drift, drift == 1 ? "" : "s");
+                        report_print_drift(&r->plan, arg_verbose > 0, stdout);
+                report_print_errors(&r->plan, stdout);
+                printf("dpuos-trim: policy \"%s\" on %s: %s%zu item%s drifted\n", r->policy.name ?: "unnamed",
+                       r->root, drift || r->plan.errors ? "" : "holds, ", drift, drift == 1 ? "" : "s");
         }
-        return drift > 0 ? EXIT_DRIFT : EXIT_ALL_DONE;
+        return r->plan.errors ? EXIT_SOME_FAILED : drift > 0 ? EXIT_DRIFT : EXIT_ALL_DONE;
+}
+
+/* --dry-run: the same walk as an application, stopping before each change. A plan with
+ * actions that would fail says so in its exit status too. */
+static int mode_dry_run(Run *r, bool journal) {
+        step_probe(r);
+        test_pause_point();
+        step_apply(r);
+        if (journal && !r->ctx.offline)
+                journal_log_plan(&r->ctx, &r->plan, &r->info);
+        if (arg_json)
+                report_print_json(&r->ctx, &r->plan, &r->info, stdout);
+        else if (!arg_quiet) {
+                report_print_table(&r->plan, true, stdout);
+                report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
+        }
+        Totals t;
+        report_totals(&r->plan, -1, &t);
+        return t.n[OUTCOME_FAILED] > 0 || r->plan.errors ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+}
+
+/* The record of an application: report.json, then (first boot, nothing failed) the stamp,
+ * then the journal and the terminal, which also say when either could not be written. */
+static int finish_apply(Run *r, bool stamp) {
+        int k = report_write(&r->ctx, &r->plan, &r->info);
+        if (k < 0)
+                plan_add_error(&r->plan, "cannot write %s%s: %s", streq(r->root, "/") ? "" : r->root, REPORT_PATH,
+                               owned_file_strerror(k));
+        if (stamp && plan_exit_status(&r->plan) == EXIT_ALL_DONE) {
+                k = write_stamp(&r->ctx);
+                if (k < 0)
+                        plan_add_error(&r->plan, "cannot write the stamp %s: %s", STAMP_PATH, owned_file_strerror(k));
+        }
+        STRV_FOREACH(e, r->plan.errors)
+                log_error("%s", *e);
+
+        if (!r->ctx.offline)
+                journal_log_plan(&r->ctx, &r->plan, &r->info);
+        if (arg_json)
+                report_print_json(&r->ctx, &r->plan, &r->info, stdout);
+        else if (!arg_quiet) {
+                if (arg_verbose)
+                        report_print_table(&r->plan, false, stdout);
+                report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
+        }
+        return plan_exit_status(&r->plan);
 }
 
 static void print_revert_notes(const Context *ctx) {
@@ -279,183 +441,84 @@ static void print_revert_notes(const Context *ctx) {
                 printf("Removed files stay removed: reinstall their packages to get them back.\n");
 }
 
-int run(int argc, char *argv[]) {
-        _cleanup_free_ char *root = NULL;
-        _cleanup_strv_free_ char **cmdline_policies = NULL;
-        Policy policy = {};
-        Plan plan = {};
-        Context ctx = { .root_fd = -1 };
-        RunInfo info = {};
-        double t0;
-        int r, ret = EXIT_ALL_DONE;
-        Totals t;
-
-        r = parse_argv(argc, argv);
-        if (r <= 0) {
-                ret = r < 0 ? EXIT_INVALID : EXIT_ALL_DONE;
-                goto finish;
-        }
-        if (arg_verbose)
-                log_set_max_level(LOG_DEBUG);
-        else if (arg_quiet)
-                log_set_max_level(LOG_ERR);
-
-        raise_nofile();
-        t0 = now(CLOCK_MONOTONIC);
-        info.started = now(CLOCK_REALTIME);
-        info.mode = arg_verify ? "verify" : arg_revert ? "revert" : arg_dry_run ? "dry-run" : "apply";
-
-        r = open_root(&ctx, &root);
-        if (r < 0) {
-                ret = EXIT_INVALID;
-                goto finish;
-        }
-        ctx.root = root;
-        ctx.dry_run = arg_dry_run || arg_verify;
-
-        /* Modes that only look never hold a capability that can write. A dry run asked for
-         * on the kernel command line drops them below, once that is known. */
-        if ((ctx.dry_run || arg_check) && caps_drop_to_reader() < 0) {
-                ret = EXIT_INVALID;
-                goto finish;
-        }
-        ctx.kinds = arg_kinds;
-        ctx.policy = &policy;
-
-        if (arg_firstboot) {
-                FirstbootMode mode;
-
-                if (faccessat(ctx.root_fd, &STAMP_PATH[1], F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
-                        log_info("%s exists: the policy was applied already, nothing to do.", STAMP_PATH);
-                        goto finish;
-                }
-                r = proc_cmdline_firstboot(&mode, &cmdline_policies);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot read the kernel command line, ignoring: %m");
-                else if (mode == FIRSTBOOT_SKIP) {
-                        log_notice("dpuos_trim=0 on the kernel command line: skipping this boot.");
-                        goto finish;
-                } else if (mode == FIRSTBOOT_DRY_RUN) {
-                        log_notice("dpuos_trim=dry-run on the kernel command line: logging the plan, changing nothing.");
-                        if (caps_drop_to_reader() < 0) {
-                                ret = EXIT_INVALID;
-                                goto finish;
-                        }
-                        arg_dry_run = true;
-                        ctx.dry_run = true;
-                        info.mode = "dry-run";
-                }
-        }
-
-        /* --revert runs with an empty policy: every kind then takes back what it finds of
-         * earlier runs (masks it recorded, its persisted files, saved live values). */
-        r = arg_revert ? 0 : policy_load_extra(&policy, ctx.root_fd, streq(root, "/") ? NULL : root, arg_policy, cmdline_policies);
-        if (r < 0) {
-                STRV_FOREACH(e, policy.errors)
-                        fprintf(stderr, "%s\n", *e);
-                log_error("The policy is invalid; nothing was changed.");
-                ret = EXIT_INVALID;
-                goto finish;
-        }
-
-        if (arg_check) {
-                test_pause_point();
-                if (!arg_quiet)
-                        printf("Policy \"%s\" is valid (%zu file%s).\n", policy.name ?: "unnamed",
-                               strv_length(policy.sources), strv_length(policy.sources) == 1 ? "" : "s");
-                goto finish;
-        }
-        if (!policy.sources && !arg_revert)
-                log_notice("No policy files found; nothing to do.");
-
-        /* One kind at a time, to time each; the context (and the connections the live
-         * backends open in it) stays the same. */
-        unsigned kinds = ctx.kinds;
-        for (Kind k = 0; k < _KIND_MAX; k++) {
-                double tk = now(CLOCK_MONOTONIC);
-                if (kinds & (1u << k)) {
-                        ctx.kinds = 1u << k;
-                        r = plan_build(&ctx, &plan);
-                        if (r < 0)
-                                log_warning_errno(r, "Probing %s was incomplete: %m", kind_to_string(k));
-                }
-                info.kind_seconds[k] = now(CLOCK_MONOTONIC) - tk;
-        }
-        ctx.kinds = kinds;
-
-        if (arg_verify) {
-                info.duration = now(CLOCK_MONOTONIC) - t0;
-                ret = verify_finish(&ctx, &plan, &info);
-                goto finish;
-        }
-
-        if (!ctx.dry_run && caps_drop_for_plan(&ctx, &plan) < 0) {
+/* An application (and --revert, an application of the empty policy). */
+static int mode_apply(Run *r, bool stamp) {
+        step_probe(r);
+        if (caps_drop_for_plan(&r->ctx, &r->plan) < 0) {
                 log_error("Refusing to apply with more privilege than the plan needs; nothing was changed.");
-                ret = EXIT_SOME_FAILED;
-                goto finish;
+                return EXIT_SOME_FAILED;
         }
-
         test_pause_point();
-
-        for (Kind k = 0; k < _KIND_MAX && !plan.stopped; k++) {
-                double tk = now(CLOCK_MONOTONIC);
-                if (kinds & (1u << k)) {
-                        unsigned n = 0;
-                        for (size_t i = 0; i < plan.n_actions; i++)
-                                n += plan.actions[i]->kind == k && plan.actions[i]->state == STATE_CHANGE;
-                        /* Progress on the console of a first boot that takes its time. */
-                        if (n > 0 && !arg_dry_run)
-                                log_info("%s: applying %u change%s...", kind_to_string(k), n, n == 1 ? "" : "s");
-                        ctx.kinds = 1u << k;
-                        (void) plan_apply(&ctx, &plan);
-                }
-                info.kind_seconds[k] += now(CLOCK_MONOTONIC) - tk;
-        }
-        ctx.kinds = kinds;
-        info.duration = now(CLOCK_MONOTONIC) - t0;
-
-        if (!ctx.offline && (!arg_dry_run || arg_firstboot))
-                journal_log_plan(&ctx, &plan, &info);
-
-        if (arg_dry_run) {
-                if (arg_json)
-                        report_print_json(&ctx, &plan, &info, stdout);
-                else if (!arg_quiet) {
-                        report_print_table(&plan, true, stdout);
-                        report_print_summary(&ctx, &plan, &info, stdout);
-                }
-                /* A plan with actions that would fail says so in its exit status too. */
-                report_totals(&plan, -1, &t);
-                if (t.n[OUTCOME_FAILED] > 0)
-                        ret = EXIT_SOME_FAILED;
-                goto finish;
-        }
-
+        step_apply(r);
         if (arg_revert && !arg_quiet && !arg_json)
-                print_revert_notes(&ctx);
+                print_revert_notes(&r->ctx);
+        return finish_apply(r, stamp);
+}
 
-        r = report_write(&ctx, &plan, &info);
-        if (r < 0)
-                log_error_errno(r, "Failed to write %s%s: %m", streq(root, "/") ? "" : root, REPORT_PATH);
+/* --firstboot: once, as the stamp and the kernel command line say. A command line that
+ * cannot be read might have said dpuos_trim=0: nothing is done, and the next boot tries
+ * again. */
+static int mode_firstboot(Run *r) {
+        FirstbootMode mode;
+        int k;
 
-        if (arg_json)
-                report_print_json(&ctx, &plan, &info, stdout);
-        else if (!arg_quiet) {
-                if (arg_verbose)
-                        report_print_table(&plan, false, stdout);
-                report_print_summary(&ctx, &plan, &info, stdout);
+        if (faccessat(r->ctx.root_fd, &STAMP_PATH[1], F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                log_info("%s exists: the policy was applied already, nothing to do.", STAMP_PATH);
+                return EXIT_ALL_DONE;
         }
+        k = proc_cmdline_firstboot(&mode, &r->cmdline_policies);
+        if (k < 0) {
+                log_error_errno(k, "Cannot read the kernel command line: %m; changing nothing.");
+                return EXIT_SOME_FAILED;
+        }
+        if (mode == FIRSTBOOT_SKIP) {
+                log_notice("dpuos_trim=0 on the kernel command line: skipping this boot.");
+                return EXIT_ALL_DONE;
+        }
+        if (mode == FIRSTBOOT_DRY_RUN) {
+                log_notice("dpuos_trim=dry-run on the kernel command line: logging the plan, changing nothing.");
+                if (caps_drop_to_reader() < 0)
+                        return EXIT_INVALID;
+                arg_dry_run = r->ctx.dry_run = true;
+                r->info.mode = "dry-run";
+        }
+        if (step_load_policy(r) < 0)
+                return EXIT_INVALID;
+        return r->ctx.dry_run ? mode_dry_run(r, true) : mode_apply(r, true);
+}
 
-        report_totals(&plan, -1, &t);
-        if (t.n[OUTCOME_FAILED] > 0 || t.n[OUTCOME_PENDING] > 0 || r < 0)
-                ret = EXIT_SOME_FAILED;
-        else if (arg_firstboot && write_stamp(&ctx) < 0)
-                ret = EXIT_SOME_FAILED;
+static int run_mode(Run *r) {
+        if (step_open(r) < 0)
+                return EXIT_INVALID;
+        if (arg_firstboot)
+                return mode_firstboot(r);
+        if (step_load_policy(r) < 0)
+                return EXIT_INVALID;
+        if (arg_check)
+                return mode_check(r);
+        if (arg_verify)
+                return mode_verify(r);
+        if (arg_dry_run)
+                return mode_dry_run(r, false);
+        return mode_apply(r, false);
+}
 
-finish:
-        plan_done(&plan);
-        policy_done(&policy);
-        context_done(&ctx);
+int run(int argc, char *argv[]) {
+        Run r = { .ctx.root_fd = -1 };
+        int k, ret;
+
+        k = parse_argv(argc, argv);
+        if (k <= 0)
+                ret = k < 0 ? EXIT_INVALID : EXIT_ALL_DONE;
+        else {
+                if (arg_verbose)
+                        log_set_max_level(LOG_DEBUG);
+                else if (arg_quiet)
+                        log_set_max_level(LOG_ERR);
+                raise_nofile();
+                ret = run_mode(&r);
+        }
+        run_done(&r);
         strv_free(arg_policy);
         free(arg_root);
         return ret;

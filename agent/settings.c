@@ -74,8 +74,9 @@ static bool policy_sets(const SettingsKind *sk, const Policy *p, const char *key
 }
 
 /* A key that dpuos-trim changed and the policy no longer sets (none does for --revert) gets
- * its old value back. Only the running kernel has live values. */
-static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan) {
+ * its old value back. Only the running kernel has live values. The saved file also guards
+ * every live change: without it, the old value would be lost. */
+static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan, size_t from) {
         _cleanup_free_ char *path = saved_path(sk);
         _cleanup_strv_free_ char **saved = NULL;
         int r;
@@ -83,8 +84,19 @@ static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan) {
         if (ctx->offline)
                 return 0;
         r = conffile_read(ctx, path, &saved);
-        if (r < 0)
-                return log_warning_errno(r, "Cannot read %s: %m", path);
+        if (r < 0) {
+                _cleanup_free_ char *reason = xasprintf("cannot read the saved old values %s: %s", path,
+                                                        owned_file_strerror(r));
+                for (size_t i = from; i < plan->n_actions; i++) {
+                        Action *a = plan->actions[i];
+                        if (a->kind == sk->kind && a->state == STATE_CHANGE && live_differs(a)) {
+                                a->state = STATE_IMPOSSIBLE;
+                                action_set_reason(a, "%s", reason);
+                        }
+                }
+                action_set_reason(plan_add(plan, sk->kind, VERB_RESTORE, path, STATE_IMPOSSIBLE), "%s", reason);
+                return 0;
+        }
 
         STRV_FOREACH(l, saved) {
                 _cleanup_free_ char *key = NULL, *value = NULL, *live = NULL, *current = NULL;
@@ -110,54 +122,60 @@ static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan) {
         return 0;
 }
 
+/* The live value of one setting: a missing or unreadable key is impossible, or skipped when
+ * optional (a leading '-', as in sysctl.d: in a container, net.netfilter.* may be
+ * unreadable). */
+static void probe_live(const SettingsKind *sk, const Setting *s, Action *a) {
+        _cleanup_free_ char *live = sk->live_path(s), *current = NULL;
+        int r;
+
+        r = read_file_host(live, 64 * 1024, &current);
+        if (r < 0) {
+                a->state = s->ignore_missing ? STATE_SKIP : STATE_IMPOSSIBLE;
+                if (r == -ENOENT)
+                        action_set_reason(a, "%s does not exist on this kernel%s", live,
+                                          s->ignore_missing ? " (optional)" : "");
+                else
+                        action_set_reason(a, "cannot read %s: %s%s", live, strerror(-r),
+                                          s->ignore_missing ? " (optional)" : "");
+                return;
+        }
+        current[strcspn(current, "\n")] = 0;
+        a->old_value = TAKE_PTR(current);
+        if (live_differs(a))
+                a->state = STATE_CHANGE;
+}
+
 int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **existing = NULL;
+        _cleanup_strv_free_ char **existing = NULL, **desired = NULL;
+        size_t from = plan->n_actions, n;
         const Setting *settings;
-        size_t n;
         int r;
 
         r = conffile_read(ctx, sk->conf_path, &existing);
-        if (r < 0)
-                return r;
-
-        _cleanup_strv_free_ char **desired = NULL;
         settings = sk->settings(ctx->policy, &n);
         for (size_t i = 0; i < n; i++)
                 strv_push(&desired, sk->conf_line(&settings[i]));
-        conffile_probe_stale(plan, sk->kind, existing, desired);
+        if (r >= 0)
+                conffile_probe_stale(plan, sk->kind, existing, desired);
 
         for (size_t i = 0; i < n; i++) {
-                const Setting *s = &settings[i];
-                _cleanup_free_ char *line = sk->conf_line(s), *live = NULL, *current = NULL;
-                bool persisted = strv_contains(existing, line);
-                Action *a = plan_add(plan, sk->kind, VERB_SET, s->key, persisted ? STATE_UNCHANGED : STATE_CHANGE);
+                bool persisted = strv_contains(existing, desired[i]);
+                Action *a = plan_add(plan, sk->kind, VERB_SET, settings[i].key,
+                                     persisted ? STATE_UNCHANGED : STATE_CHANGE);
 
-                a->value = xstrdup(s->value);
-                if (ctx->offline)
-                        continue;
-
-                live = sk->live_path(s);
-                r = read_file_host(live, 64 * 1024, &current);
-                if (r == -ENOENT) {
-                        a->state = s->ignore_missing ? STATE_SKIP : STATE_IMPOSSIBLE;
-                        action_set_reason(a, "%s does not exist on this kernel%s", live,
-                                          s->ignore_missing ? " (optional)" : "");
-                        continue;
+                a->value = xstrdup(settings[i].value);
+                if (persisted) {
+                        /* What stays in the file should this action fail. */
+                        a->data = xstrdup(desired[i]);
+                        a->free_data = free;
                 }
-                if (r < 0) {
-                        /* A leading '-' makes any failure of the key not an error, as in
-                         * sysctl.d: in a container, net.netfilter.* may be unreadable. */
-                        a->state = s->ignore_missing ? STATE_SKIP : STATE_IMPOSSIBLE;
-                        action_set_reason(a, "cannot read %s: %s%s", live, strerror(-r),
-                                          s->ignore_missing ? " (optional)" : "");
-                        continue;
-                }
-                current[strcspn(current, "\n")] = 0;
-                a->old_value = TAKE_PTR(current);
-                if (live_differs(a))
-                        a->state = STATE_CHANGE;
+                if (!ctx->offline)
+                        probe_live(sk, &settings[i], a);
         }
-        return probe_restore(sk, ctx, plan);
+        if (r < 0)
+                conffile_probe_failed(plan, from, sk->kind, sk->conf_path, r);
+        return probe_restore(sk, ctx, plan, from);
 }
 
 /* The value found before the first change is what --revert restores: a later run never
@@ -174,7 +192,7 @@ static int save_old_values(const SettingsKind *sk, Context *ctx, Plan *plan) {
 
         for (size_t i = 0; i < plan->n_actions; i++) {
                 Action *a = plan->actions[i];
-                if (a->kind != sk->kind || a->state != STATE_CHANGE || !live_differs(a))
+                if (a->kind != sk->kind || a->verb != VERB_SET || a->state != STATE_CHANGE || !live_differs(a))
                         continue;
                 _cleanup_free_ char *prefix = xasprintf("%s = ", a->target);
                 bool have = false;
@@ -226,49 +244,75 @@ static int write_live(const char *path, const char *value) {
         return (size_t) k == n ? 0 : -EIO;
 }
 
-static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
+static const char *write_error(int r) {
+        switch (r) {
+        case -EROFS:
+                return "read-only here (a container's /proc/sys?)";
+        case -EINVAL:
+                return "the kernel refused the value";
+        case -EACCES:
+        case -EPERM:
+                return "not permitted";
+        default:
+                return strerror(-r);
+        }
+}
+
+/* No live change without its old value saved first: otherwise --revert could not undo it. */
+static int save_or_fail(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        _cleanup_free_ char *path = saved_path(sk);
+        int r;
+
+        if (ctx->dry_run)
+                return 0;
+        r = save_old_values(sk, ctx, plan);
+        if (r >= 0)
+                return 0;
+        log_error_errno(r, "Failed to save the old %s values in %s: %s; changing none", kind_to_string(sk->kind),
+                        path, owned_file_strerror(r));
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind == sk->kind && a->verb == VERB_SET && a->state == STATE_CHANGE &&
+                    a->outcome == OUTCOME_PENDING && live_differs(a))
+                        action_fail(ctx, plan, a, r, "cannot save its old value in %s: %s; not changed", path,
+                                    owned_file_strerror(r));
+        }
+        return r;
+}
+
+static int set_live(const SettingsKind *sk, Context *ctx, Plan *plan, Action *a) {
         const Setting *settings;
+        const Setting *s = NULL;
         size_t n;
-        int ret = 0, r;
+        int r;
 
         settings = sk->settings(ctx->policy, &n);
+        for (size_t k = 0; k < n && !s; k++)
+                if (streq(settings[k].key, a->target))
+                        s = &settings[k];
 
-        if (!ctx->dry_run) {
-                r = save_old_values(sk, ctx, plan);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to save the old %s values: %m; changing none",
-                                               kind_to_string(sk->kind));
+        _cleanup_free_ char *path = sk->live_path(&(Setting) { .key = a->target });
+        r = write_live(path, a->value);
+        if (r >= 0)
+                return 0;
+        if (s && s->ignore_missing) {
+                log_debug_errno(r, "Cannot set optional %s, ignoring: %m", a->target);
+                action_set_reason(a, "cannot write %s: %s (optional)", path, write_error(r));
+                plan_settle(ctx, plan, a, OUTCOME_SKIPPED, r);
+                return 0;
         }
+        action_fail(ctx, plan, a, r, "cannot write %s: %s", path, write_error(r));
+        return log_error_errno(r, "Failed to set %s: %s", a->target, write_error(r));
+}
+
+static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        int ret = save_or_fail(sk, ctx, plan), r;
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
                 if (a->kind != sk->kind || a->verb != VERB_SET || !live_differs(a) || !action_begin(ctx, plan, a))
                         continue;
-
-                const Setting *s = NULL;
-                for (size_t k = 0; k < n; k++)
-                        if (streq(settings[k].key, a->target))
-                                s = &settings[k];
-                if (!s)
-                        continue;
-
-                _cleanup_free_ char *path = sk->live_path(s);
-                r = write_live(path, a->value);
-                if (r == -EROFS)
-                        action_set_reason(a, "%s is read-only here (a container's /proc/sys?)", path);
-                else if (r == -EINVAL)
-                        action_set_reason(a, "the kernel refused the value");
-                else if (r == -EACCES || r == -EPERM)
-                        action_set_reason(a, "not permitted to write %s", path);
-                if (r < 0 && s->ignore_missing) {
-                        log_debug_errno(r, "Cannot set optional %s, ignoring: %m", a->target);
-                        if (!a->reason)
-                                action_set_reason(a, "cannot write %s: %s", path, strerror(-r));
-                        plan_settle(ctx, plan, a, OUTCOME_SKIPPED, r);
-                } else if (r < 0) {
-                        RET_GATHER(ret, log_error_errno(r, "Failed to set %s: %m", a->target));
-                        plan_settle(ctx, plan, a, OUTCOME_FAILED, r);
-                }
+                RET_GATHER(ret, set_live(sk, ctx, plan, a));
         }
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
@@ -280,32 +324,49 @@ static int apply_live(const SettingsKind *sk, Context *ctx, Plan *plan) {
                 _cleanup_free_ char *path = sk->live_path(&(Setting) { .key = a->target });
                 _cleanup_free_ char *value = normalize_value(a->value);
                 r = write_live(path, value);
-                if (r < 0)
+                if (r < 0) {
+                        action_fail(ctx, plan, a, r, "cannot write %s: %s", path, write_error(r));
                         RET_GATHER(ret, log_error_errno(r, "Failed to restore %s: %m", a->target));
-                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+                } else
+                        plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
         }
         if (!ctx->dry_run) {
                 r = forget_restored(sk, ctx, plan);
-                if (r < 0)
-                        RET_GATHER(ret, log_error_errno(r, "Failed to update the saved %s values: %m",
-                                                        kind_to_string(sk->kind)));
+                if (r < 0) {
+                        _cleanup_free_ char *path = saved_path(sk);
+                        plan_add_error(plan, "%s: cannot update the saved old values in %s: %s",
+                                       kind_to_string(sk->kind), path, owned_file_strerror(r));
+                        RET_GATHER(ret, r);
+                }
         }
         return ret;
 }
 
+/* The file says what the policy says, but for a failed action: it changes nothing, so its
+ * line stays as it was (there, or not). */
+static char **persisted_lines(const SettingsKind *sk, Context *ctx, Plan *plan) {
+        const Setting *settings;
+        char **lines = NULL;
+        size_t n;
+
+        settings = sk->settings(ctx->policy, &n);
+        for (size_t i = 0; i < n; i++) {
+                const Action *a = plan_find(plan, sk->kind, VERB_SET, settings[i].key);
+                if (a && (a->state == STATE_IMPOSSIBLE || a->outcome == OUTCOME_FAILED) && !a->data)
+                        continue;
+                strv_push(&lines, sk->conf_line(&settings[i]));
+        }
+        return lines;
+}
+
 int settings_apply(const SettingsKind *sk, Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **lines = NULL;
-        const Setting *settings;
-        size_t n;
         int ret = 0;
 
         if (!ctx->offline)
                 ret = apply_live(sk, ctx, plan);
 
-        settings = sk->settings(ctx->policy, &n);
-        for (size_t i = 0; i < n; i++)
-                strv_push(&lines, sk->conf_line(&settings[i]));
-
+        lines = persisted_lines(sk, ctx, plan);
         RET_GATHER(ret, conffile_apply(ctx, plan, sk->kind, VERB_SET, sk->conf_path, lines));
         return ret;
 }

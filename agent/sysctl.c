@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "executor.h"
 #include "macro.h"
 #include "settings.h"
 
@@ -37,7 +38,8 @@ static int sysctl_apply(Context *ctx, Plan *plan) {
         return settings_apply(&sysctl_kind, ctx, plan);
 }
 
-const KindOps sysctl_ops = {
+const Executor sysctl_executor = {
+        .kind = KIND_SYSCTL,
         .name = "sysctl",
         .probe = sysctl_probe,
         .apply = sysctl_apply,

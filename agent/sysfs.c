@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "executor.h"
 #include "macro.h"
 #include "settings.h"
 
@@ -49,7 +50,8 @@ static int sysfs_apply(Context *ctx, Plan *plan) {
         return settings_apply(&sysfs_kind, ctx, plan);
 }
 
-const KindOps sysfs_ops = {
+const Executor sysfs_executor = {
+        .kind = KIND_SYSFS,
         .name = "sysfs",
         .probe = sysfs_probe,
         .apply = sysfs_apply,

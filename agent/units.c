@@ -5,6 +5,7 @@
 
 #include "bus.h"
 #include "conffile.h"
+#include "executor.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "log.h"
@@ -34,17 +35,24 @@ static const char * const unit_dirs[] = {
         "/run/systemd/generator.late",
 };
 
-static void list_unit_files(Context *ctx, char ***ret) {
+/* The installed unit files. A directory of the search path that exists but cannot be read
+ * would leave globs short of units: that is an error (its path in *ret_dir). */
+static int list_unit_files(Context *ctx, char ***ret, const char **ret_dir) {
         for (size_t i = 0; i < ELEMENTSOF(unit_dirs); i++) {
                 _cleanup_closedir_ DIR *d = opendir_in_root(ctx->root_fd, unit_dirs[i]);
                 struct dirent *de;
 
+                if (!d && errno != ENOENT) {
+                        *ret_dir = unit_dirs[i];
+                        return negative_errno();
+                }
                 while (d && (de = readdir(d)))
                         if (de->d_type != DT_DIR && unit_name_is_valid(de->d_name, false) &&
                             !strv_contains(*ret, de->d_name))
                                 strv_extend(ret, de->d_name);
         }
         strv_sort(*ret);
+        return 0;
 }
 
 static bool unit_kept(const Policy *p, const char *unit) {
@@ -69,17 +77,26 @@ typedef enum MaskState {
         MASK_FILE,         /* a unit file of its own */
 } MaskState;
 
-static MaskState mask_state(Context *ctx, const char *unit, char **ret_target) {
+/* A MaskState, or -errno when what is at the path cannot be read. */
+static int mask_state(Context *ctx, const char *unit, char **ret_target) {
         _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
         _cleanup_close_ int dir_fd = -1;
         const char *name;
         struct stat st;
+        int r;
 
         dir_fd = open_parent_in_root(ctx->root_fd, path, false, &name);
-        if (dir_fd < 0 || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (dir_fd == -ENOENT)
                 return MASK_ABSENT;
-        if (!S_ISLNK(st.st_mode) || readlink_in_root(ctx->root_fd, path, &target) < 0)
+        if (dir_fd < 0)
+                return dir_fd;
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? MASK_ABSENT : negative_errno();
+        if (!S_ISLNK(st.st_mode))
                 return MASK_FILE;
+        r = readlink_in_root(ctx->root_fd, path, &target);
+        if (r < 0)
+                return r;
         if (link_points_to(MASK_DIR, target, "/dev/null"))
                 return MASK_MASKED;
         if (ret_target)
@@ -91,8 +108,14 @@ static MaskState mask_state(Context *ctx, const char *unit, char **ret_target) {
 static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char *unit) {
         _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
         Action *a;
+        int state = mask_state(ctx, unit, &target);
 
-        switch (mask_state(ctx, unit, &target)) {
+        if (state < 0) {
+                a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_IMPOSSIBLE);
+                action_set_reason(a, "cannot read %s: %s", path, strerror(-state));
+                return a;
+        }
+        switch (state) {
         case MASK_MASKED:
                 return plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_UNCHANGED);
         case MASK_LINK:
@@ -148,23 +171,40 @@ static uint64_t now_usec(void) {
 typedef struct UnitProperty {
         const char *unit;
         bool strv;           /* "as", else "s" */
-        char *value;         /* NULL when the call failed */
+        char *value;
         char **values;
         bool done;
+        int error;           /* < 0: no answer; the property is unknown */
+        char *message;       /* the error's text */
 } UnitProperty;
+
+static void property_failed(UnitProperty *p, int r, const sd_bus_error *e) {
+        p->done = true;
+        p->error = r < 0 ? r : -EIO;
+        free(p->message);
+        p->message = xstrdup(bus_error_message(e, p->error));
+}
 
 static int on_property(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         UnitProperty *p = userdata;
         const char *s;
+        int r;
 
         p->done = true;
-        if (sd_bus_message_is_method_error(m, NULL) ||
-            sd_bus_message_enter_container(m, 'v', p->strv ? "as" : "s") < 0)
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                property_failed(p, -sd_bus_message_get_errno(m), sd_bus_message_get_error(m));
                 return 0;
-        if (p->strv)
-                (void) sd_bus_message_read_strv(m, &p->values);
-        else if (sd_bus_message_read(m, "s", &s) >= 0)
-                p->value = xstrdup(s);
+        }
+        r = sd_bus_message_enter_container(m, 'v', p->strv ? "as" : "s");
+        if (r >= 0 && p->strv)
+                r = sd_bus_message_read_strv(m, &p->values);
+        else if (r >= 0) {
+                r = sd_bus_message_read(m, "s", &s);
+                if (r >= 0)
+                        p->value = xstrdup(s);
+        }
+        if (r < 0)
+                property_failed(p, r, NULL);
         return 0;
 }
 
@@ -178,22 +218,28 @@ static void get_unit_properties(Context *ctx, UnitProperty *props, size_t n, con
                 if (sd_bus_path_encode(SYSTEMD_PATH "/unit", props[i].unit, &path) < 0 ||
                     sd_bus_call_method_async(ctx->bus, &slots[i], SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
                                              "Get", on_property, &props[i], "ss", SYSTEMD_UNIT, property) < 0)
-                        props[i].done = true;
+                        property_failed(&props[i], negative_errno(), NULL);
                 else
                         pending++;
         }
+        int r = 0;
         while (pending > 0 && now_usec() < deadline) {
-                int r = sd_bus_process(ctx->bus, NULL);
+                r = sd_bus_process(ctx->bus, NULL);
                 if (r < 0)
                         break;
                 if (r == 0)
-                        (void) sd_bus_wait(ctx->bus, deadline - now_usec());
+                        r = sd_bus_wait(ctx->bus, deadline - now_usec());
+                if (r < 0)
+                        break;
                 pending = 0;
                 for (size_t i = 0; i < n; i++)
                         pending += !props[i].done;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                if (!props[i].done)
+                        property_failed(&props[i], r < 0 ? r : -ETIMEDOUT, NULL);
                 sd_bus_slot_unref(slots[i]);
+        }
         free(slots);
 }
 
@@ -201,6 +247,7 @@ static void unit_properties_done(UnitProperty *props, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(props[i].value);
                 strv_free(props[i].values);
+                free(props[i].message);
         }
         free(props);
 }
@@ -215,7 +262,13 @@ static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, char
                 props[i] = (UnitProperty) { .unit = units[i], .strv = true };
         get_unit_properties(ctx, props, n, "TriggeredBy");
 
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                /* Unknown triggers could start the unit again: no mask that cannot hold. */
+                if (props[i].error < 0) {
+                        Action *m = plan_find(plan, KIND_UNITS, VERB_MASK, units[i]);
+                        m->state = STATE_IMPOSSIBLE;
+                        action_set_reason(m, "cannot ask the system manager what triggers it: %s", props[i].message);
+                }
                 STRV_FOREACH(t, props[i].values) {
                         if (plan_find(plan, KIND_UNITS, VERB_MASK, *t) || unit_kept(ctx->policy, *t) ||
                             !strv_contains(installed, *t))
@@ -224,6 +277,7 @@ static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, char
                         if (!a->reason)
                                 action_set_reason(a, "triggers %s", units[i]);
                 }
+        }
         unit_properties_done(props, n);
 }
 
@@ -259,6 +313,11 @@ static void probe_stops(Context *ctx, Plan *plan) {
                 Action *a = plan_add(plan, KIND_UNITS, VERB_STOP, props[i].unit,
                                      state_running(props[i].value) ? STATE_CHANGE : STATE_UNCHANGED);
                 a->old_value = xstrdup(props[i].value ?: "unknown");
+                /* Not knowing whether it runs is not knowing that it is stopped. */
+                if (props[i].error < 0) {
+                        a->state = STATE_IMPOSSIBLE;
+                        action_set_reason(a, "cannot read its ActiveState: %s", props[i].message);
+                }
         }
         unit_properties_done(props, n);
 }
@@ -284,77 +343,104 @@ static bool mask_wanted(const Plan *plan, const char *unit) {
 
 /* Masks dpuos-trim wrote that the policy no longer asks for (all of them for --revert,
  * which runs with an empty policy) are taken back. */
-static int probe_stale_masks(Context *ctx, Plan *plan) {
+/* Without the record, no mask can be written (it is recorded first) or taken back. */
+static int probe_stale_masks(Context *ctx, Plan *plan, size_t from) {
         _cleanup_strv_free_ char **recorded = NULL;
         int r;
 
         r = conffile_read(ctx, MASKED_RECORD, &recorded);
-        if (r < 0)
-                return log_warning_errno(r, "Cannot read %s: %m", MASKED_RECORD);
+        if (r < 0) {
+                conffile_probe_failed(plan, from, KIND_UNITS, MASKED_RECORD, r);
+                return 0;
+        }
 
         STRV_FOREACH(u, recorded) {
-                if (mask_wanted(plan, *u) || plan_find(plan, KIND_UNITS, VERB_DROP, *u) ||
-                    mask_state(ctx, *u, NULL) != MASK_MASKED)
+                if (mask_wanted(plan, *u) || plan_find(plan, KIND_UNITS, VERB_DROP, *u))
                         continue;
-                Action *a = plan_add(plan, KIND_UNITS, VERB_DROP, *u, STATE_CHANGE);
-                action_set_reason(a, "masked by dpuos-trim, no longer in the policy: unmask");
+                int state = mask_state(ctx, *u, NULL);
+                if (state >= 0 && state != MASK_MASKED)
+                        continue;
+                Action *a = plan_add(plan, KIND_UNITS, VERB_DROP, *u, state < 0 ? STATE_IMPOSSIBLE : STATE_CHANGE);
+                if (state < 0)
+                        action_set_reason(a, "cannot read its mask %s/%s: %s", MASK_DIR, *u, strerror(-state));
+                else
+                        action_set_reason(a, "masked by dpuos-trim, no longer in the policy: unmask");
         }
         return 0;
 }
 
-static int units_probe(Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **installed = NULL;
+/* The manager, for what only it knows (triggers, running units). A dry run, unprivileged
+ * and perhaps before the system bus is up, plans from the unit files alone, as offline;
+ * --verify and an application need it. */
+static int connect_manager(Context *ctx, Plan *plan) {
         int r;
 
-        if (!ctx->policy->unit_mask)
-                return probe_stale_masks(ctx, plan);
-
-        list_unit_files(ctx, &installed);
-
-        if (!ctx->offline && !ctx->bus) {
-                r = bus_connect_systemd(&ctx->bus);
-                if (r < 0 && ctx->dry_run)
-                        /* Unprivileged and before the system bus is up: plan from the unit
-                         * files alone, as offline. */
-                        log_warning_errno(r, "Cannot reach the system manager, planning units from unit files: %m");
-                else if (r < 0) {
-                        Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, "*", STATE_IMPOSSIBLE);
-                        action_set_reason(a, "cannot connect to the system manager: %s", strerror(-r));
-                        return r;
-                }
+        if (ctx->offline || ctx->bus)
+                return 0;
+        r = bus_connect_systemd(&ctx->bus);
+        if (r >= 0)
+                return 0;
+        if (ctx->dry_run && !ctx->verify) {
+                log_warning_errno(r, "Cannot reach the system manager, planning units from unit files: %m");
+                return 0;
         }
+        action_set_reason(plan_add(plan, KIND_UNITS, VERB_MASK, "*", STATE_IMPOSSIBLE),
+                          "cannot connect to the system manager: %s", strerror(-r));
+        return r;
+}
 
-        _cleanup_strv_free_ char **probed = NULL;
+static void probe_patterns(Context *ctx, Plan *plan, char **installed, char ***probed) {
         STRV_FOREACH(pattern, ctx->policy->unit_mask) {
                 if (!string_is_glob(*pattern)) {
-                        probe_one(ctx, plan, installed, *pattern, &probed);
+                        probe_one(ctx, plan, installed, *pattern, probed);
                         continue;
                 }
                 STRV_FOREACH(u, installed)
                         if (glob_match_name(*pattern, *u) && !unit_kept(ctx->policy, *u))
-                                probe_one(ctx, plan, installed, *u, &probed);
+                                probe_one(ctx, plan, installed, *u, probed);
         }
-        if (ctx->bus)
-                probe_live_triggers(ctx, plan, installed, probed);
-
-        if (ctx->bus && ctx->policy->unit_stop)
-                probe_stops(ctx, plan);
-        return probe_stale_masks(ctx, plan);
 }
 
-static int mask_offline(Context *ctx, Action *a) {
+static int units_probe(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **installed = NULL, **probed = NULL;
+        size_t from = plan->n_actions;
+        const char *dir = NULL;
+        int r;
+
+        if (!ctx->policy->unit_mask)
+                return probe_stale_masks(ctx, plan, from);
+
+        r = list_unit_files(ctx, &installed, &dir);
+        if (r < 0) {
+                _cleanup_free_ char *reason = xasprintf("cannot read the unit directory %s: %s", dir, strerror(-r));
+                plan_fail_since(plan, from, KIND_UNITS, VERB_MASK, "*", reason);
+                return 0;
+        }
+        if (connect_manager(ctx, plan) < 0)
+                return 0;
+
+        probe_patterns(ctx, plan, installed, &probed);
+        if (ctx->bus)
+                probe_live_triggers(ctx, plan, installed, probed);
+        if (ctx->bus && ctx->policy->unit_stop)
+                probe_stops(ctx, plan);
+        return probe_stale_masks(ctx, plan, from);
+}
+
+/* The mask and unmask steps return -errno and, on failure, in *why what went wrong. */
+static int mask_offline(Context *ctx, Action *a, char **why) {
         _cleanup_free_ char *path = path_join(MASK_DIR, a->target);
         int r;
 
         r = symlink_in_root(ctx->root_fd, "/dev/null", path);
         if (r == -EEXIST)
-                action_set_reason(a, "%s appeared after the plan was made; left alone", path);
+                *why = xasprintf("%s appeared after the plan was made; left alone", path);
         return r;
 }
 
 /* One unit per call: a call with several names that fails on one has written the others'
  * masks without reporting them. */
-static int mask_live(Context *ctx, Action *a) {
+static int mask_live(Context *ctx, Action *a, char **why) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *type, *path, *source;
@@ -372,7 +458,7 @@ static int mask_live(Context *ctx, Action *a) {
                 return r;
         r = sd_bus_call(ctx->bus, m, 0, &error, &reply);
         if (r < 0) {
-                action_set_reason(a, "MaskUnitFiles: %s", bus_error_message(&error, r));
+                *why = xasprintf("MaskUnitFiles: %s", bus_error_message(&error, r));
                 return r;
         }
 
@@ -393,17 +479,21 @@ static int mask_live(Context *ctx, Action *a) {
         return 0;
 }
 
-static int unmask_offline(Context *ctx, Action *a) {
+static int unmask_offline(Context *ctx, Action *a, char **why) {
         _cleanup_free_ char *path = path_join(MASK_DIR, a->target);
 
-        if (mask_state(ctx, a->target, NULL) != MASK_MASKED) {
+        int state = mask_state(ctx, a->target, NULL);
+
+        if (state < 0)
+                return state;
+        if (state != MASK_MASKED) {
                 action_set_reason(a, "no longer masked when applied");
                 return 0;
         }
         return unlink_in_root(ctx->root_fd, path);
 }
 
-static int unmask_live(Context *ctx, Action *a) {
+static int unmask_live(Context *ctx, Action *a, char **why) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -419,7 +509,7 @@ static int unmask_live(Context *ctx, Action *a) {
                 return r;
         r = sd_bus_call(ctx->bus, m, 0, &error, NULL);
         if (r < 0)
-                action_set_reason(a, "UnmaskUnitFiles: %s", bus_error_message(&error, r));
+                *why = xasprintf("UnmaskUnitFiles: %s", bus_error_message(&error, r));
         return r;
 }
 
@@ -429,17 +519,18 @@ static int record_write(Context *ctx, char **units) {
         return lines_write(ctx, MASKED_RECORD, "# Units masked by dpuos-trim, for --revert. Do not edit.\n", units);
 }
 
-static int daemon_reload(Context *ctx) {
+static int daemon_reload(Context *ctx, char **ret_why) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
         r = sd_bus_message_new_method_call(ctx->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload");
-        if (r < 0)
-                return r;
-        r = sd_bus_call(ctx->bus, m, RELOAD_TIMEOUT_USEC, &error, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to reload the system manager: %s", bus_error_message(&error, r));
+        if (r >= 0)
+                r = sd_bus_call(ctx->bus, m, RELOAD_TIMEOUT_USEC, &error, NULL);
+        if (r < 0) {
+                *ret_why = xstrdup(bus_error_message(&error, r));
+                return log_error_errno(r, "Failed to reload the system manager: %s", *ret_why);
+        }
         return 0;
 }
 
@@ -474,21 +565,19 @@ static bool jobs_pending(const StopJobs *sj) {
         return false;
 }
 
-/* Queue every stop job first, then wait for all their JobRemoved signals, subscribed before
- * the first call so that no signal is missed. */
-static int stop_units(Context *ctx, Plan *plan) {
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        StopJobs sj = {};
-        uint64_t deadline;
-        int ret = 0, r;
+/* Every stop action still pending fails with the same reason. */
+static int fail_stops(Context *ctx, Plan *plan, int r, const char *why) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (a->kind == KIND_UNITS && a->verb == VERB_STOP && a->state == STATE_CHANGE &&
+                    a->outcome == OUTCOME_PENDING)
+                        action_fail(ctx, plan, a, r, "%s: %s", why, strerror(-r));
+        }
+        return r;
+}
 
-        r = sd_bus_match_signal(ctx->bus, &slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
-                                on_job_removed, &sj);
-        if (r < 0)
-                return r;
-        r = sd_bus_call_method(ctx->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", NULL, NULL, NULL);
-        if (r < 0)
-                return r;
+static int queue_stops(Context *ctx, Plan *plan, StopJobs *sj) {
+        int ret = 0, r;
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -503,32 +592,55 @@ static int stop_units(Context *ctx, Plan *plan) {
                 if (r >= 0)
                         r = sd_bus_message_read(reply, "o", &job);
                 if (r < 0) {
-                        action_set_reason(a, "StopUnit: %s", bus_error_message(&error, r));
+                        action_fail(ctx, plan, a, r, "StopUnit: %s", bus_error_message(&error, r));
                         RET_GATHER(ret, r);
-                        plan_settle(ctx, plan, a, OUTCOME_FAILED, r);
                         continue;
                 }
-                sj.jobs = xrealloc(sj.jobs, (sj.n + 1) * sizeof(StopJob));
-                sj.jobs[sj.n++] = (StopJob) { .action = a, .job = xstrdup(job) };
+                sj->jobs = xrealloc(sj->jobs, (sj->n + 1) * sizeof(StopJob));
+                sj->jobs[sj->n++] = (StopJob) { .action = a, .job = xstrdup(job) };
         }
+        return ret;
+}
 
+/* Queue every stop job first, then wait for all their JobRemoved signals, subscribed before
+ * the first call so that no signal is missed. */
+static int stop_units(Context *ctx, Plan *plan) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        StopJobs sj = {};
+        uint64_t deadline;
+        int ret, r;
+
+        /* In a dry run action_begin() settles what needs no change and holds the rest. */
+        if (ctx->dry_run)
+                return queue_stops(ctx, plan, &sj);
+        if (!plan_find_verb(plan, KIND_UNITS, VERB_STOP))
+                return 0;
+        r = sd_bus_match_signal(ctx->bus, &slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
+                                on_job_removed, &sj);
+        if (r >= 0)
+                r = sd_bus_call_method(ctx->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", NULL, NULL, NULL);
+        if (r < 0)
+                return fail_stops(ctx, plan, r, "cannot subscribe to the system manager's jobs");
+
+        ret = queue_stops(ctx, plan, &sj);
+
+        r = 0;
         deadline = now_usec() + STOP_TIMEOUT_USEC;
-        while (jobs_pending(&sj) && now_usec() < deadline) {
+        while (r >= 0 && jobs_pending(&sj) && now_usec() < deadline) {
                 r = sd_bus_process(ctx->bus, NULL);
-                if (r < 0)
-                        break;
                 if (r == 0)
-                        (void) sd_bus_wait(ctx->bus, deadline - now_usec());
+                        r = sd_bus_wait(ctx->bus, deadline - now_usec());
         }
 
         for (size_t i = 0; i < sj.n; i++) {
                 StopJob *j = &sj.jobs[i];
-                bool ok = j->result && streq(j->result, "done");
-                if (!ok) {
-                        action_set_reason(j->action, "stop job %s", j->result ?: "timed out");
+                if (j->result && streq(j->result, "done"))
+                        plan_settle(ctx, plan, j->action, OUTCOME_DONE, 0);
+                else {
+                        action_fail(ctx, plan, j->action, r < 0 ? r : -ETIMEDOUT, "stop job %s",
+                                    j->result ?: r < 0 ? "lost: the connection to the system manager failed" : "timed out");
                         RET_GATHER(ret, -EIO);
                 }
-                plan_settle(ctx, plan, j->action, ok ? OUTCOME_DONE : OUTCOME_FAILED, ok ? 0 : -EIO);
                 free(j->job);
                 free(j->result);
         }
@@ -537,7 +649,8 @@ static int stop_units(Context *ctx, Plan *plan) {
 }
 
 /* A timer whose service was just masked may fire on the reload, fail to start it and stay
- * "failed"; a masked unit in that state is noise in systemctl --failed. */
+ * "failed"; a masked unit in that state is noise in systemctl --failed. Only noise: the
+ * unit is masked and not running, as the policy says, so a failure here is a warning. */
 static void reset_failed_masked(Context *ctx, Plan *plan) {
         size_t n;
         UnitProperty *props = mask_states(ctx, plan, true, &n);
@@ -555,94 +668,137 @@ static void reset_failed_masked(Context *ctx, Plan *plan) {
         unit_properties_done(props, n);
 }
 
-static int units_apply(Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **recorded = NULL, **kept = NULL;
-        unsigned masked = 0;
+static bool is_mask_change(const Action *a, Verb verb) {
+        return a->kind == KIND_UNITS && a->verb == verb && a->state == STATE_CHANGE;
+}
+
+/* Every mask and unmask still pending fails with the same reason. */
+static int fail_mask_changes(Context *ctx, Plan *plan, int r, const char *why) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if ((is_mask_change(a, VERB_MASK) || is_mask_change(a, VERB_DROP)) && a->outcome == OUTCOME_PENDING)
+                        action_fail(ctx, plan, a, r, "%s: %s", why, owned_file_strerror(r));
+        }
+        return log_error_errno(r, "%s: %s; masking nothing", why, owned_file_strerror(r));
+}
+
+/* The units to mask join the record before any mask is written. */
+static int record_masks(Context *ctx, Plan *plan, char ***recorded) {
         bool grew = false;
+        int r;
+
+        r = conffile_read(ctx, MASKED_RECORD, recorded);
+        if (r < 0)
+                return fail_mask_changes(ctx, plan, r, "cannot read " MASKED_RECORD);
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if (is_mask_change(a, VERB_MASK) && !strv_contains(*recorded, a->target)) {
+                        strv_extend(recorded, a->target);
+                        grew = true;
+                }
+        }
+        r = grew ? record_write(ctx, *recorded) : 0;
+        if (r < 0)
+                return fail_mask_changes(ctx, plan, r, "cannot record the masks in " MASKED_RECORD);
+        return 0;
+}
+
+/* What stays recorded: the masks the policy still wants, and those that could not be taken
+ * back. The masks themselves are in place either way; a record that cannot be updated is
+ * state gone wrong, a run error. */
+static int record_trim(Context *ctx, Plan *plan, char **recorded) {
+        _cleanup_strv_free_ char **kept = NULL;
+        int r;
+
+        STRV_FOREACH(u, recorded) {
+                const Action *d = plan_find(plan, KIND_UNITS, VERB_DROP, *u);
+                if (mask_wanted(plan, *u) || (d && d->outcome != OUTCOME_DONE))
+                        strv_extend(&kept, *u);
+        }
+        if (strv_length(kept) == strv_length(recorded))
+                return 0;
+        r = record_write(ctx, kept);
+        if (r < 0)
+                plan_add_error(plan, "units: cannot update %s: %s", MASKED_RECORD, owned_file_strerror(r));
+        return r;
+}
+
+/* Masks (verb VERB_MASK) or unmasks (VERB_DROP) every pending action; returns how many
+ * changed, or the first error. */
+static int change_masks(Context *ctx, Plan *plan, Verb verb, unsigned *changed) {
         int ret = 0, r;
 
-        if (!ctx->dry_run) {
-                r = conffile_read(ctx, MASKED_RECORD, &recorded);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read %s: %m; masking nothing", MASKED_RECORD);
-                for (size_t i = 0; i < plan->n_actions; i++) {
-                        Action *a = plan->actions[i];
-                        if (a->kind == KIND_UNITS && a->verb == VERB_MASK && a->state == STATE_CHANGE &&
-                            !strv_contains(recorded, a->target)) {
-                                strv_extend(&recorded, a->target);
-                                grew = true;
-                        }
-                }
-                r = grew ? record_write(ctx, recorded) : 0;
-                if (r < 0)
-                        return log_error_errno(r, "Failed to write %s: %m; masking nothing", MASKED_RECORD);
-        }
-
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
+                _cleanup_free_ char *why = NULL;
                 Action *a = plan->actions[i];
 
-                if (a->kind != KIND_UNITS || a->verb != VERB_MASK || !action_begin(ctx, plan, a))
-                        continue;
-
-                r = ctx->offline ? mask_offline(ctx, a) : mask_live(ctx, a);
-                if (r < 0)
-                        RET_GATHER(ret, log_error_errno(r, "Failed to mask %s: %s", a->target,
-                                                        a->reason ?: strerror(-r)));
-                else
-                        masked++;
-                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
-        }
-
-        for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
-                Action *a = plan->actions[i];
-
-                if (a->kind != KIND_UNITS || a->verb != VERB_DROP || !action_begin(ctx, plan, a))
+                if (a->kind != KIND_UNITS || a->verb != verb || !action_begin(ctx, plan, a))
                         continue;
                 /* A policy without units (--revert) did not need the manager to plan. */
                 r = !ctx->offline && !ctx->bus ? bus_connect_systemd(&ctx->bus) : 0;
                 if (r < 0)
-                        action_set_reason(a, "cannot connect to the system manager: %s", strerror(-r));
+                        why = xasprintf("cannot connect to the system manager: %s", strerror(-r));
+                else if (verb == VERB_MASK)
+                        r = ctx->offline ? mask_offline(ctx, a, &why) : mask_live(ctx, a, &why);
                 else
-                        r = ctx->offline ? unmask_offline(ctx, a) : unmask_live(ctx, a);
-                if (r < 0)
-                        RET_GATHER(ret, log_error_errno(r, "Failed to unmask %s: %s", a->target,
-                                                        a->reason ?: strerror(-r)));
-                else
-                        masked++;
-                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+                        r = ctx->offline ? unmask_offline(ctx, a, &why) : unmask_live(ctx, a, &why);
+                if (r < 0) {
+                        action_fail(ctx, plan, a, r, "%s", why ?: strerror(-r));
+                        RET_GATHER(ret, log_error_errno(r, "Failed to %s %s: %s", verb == VERB_MASK ? "mask" : "unmask",
+                                                        a->target, a->reason));
+                } else {
+                        (*changed)++;
+                        plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
+                }
+        }
+        return ret;
+}
+
+/* One reload for the whole run, whatever the number of units. Without it the manager goes
+ * on with the units as they were: what was masked or unmasked is not in effect. */
+static int reload_or_fail(Context *ctx, Plan *plan) {
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        r = daemon_reload(ctx, &why);
+        if (r >= 0)
+                return 0;
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *a = plan->actions[i];
+                if ((is_mask_change(a, VERB_MASK) || is_mask_change(a, VERB_DROP)) && a->outcome == OUTCOME_DONE)
+                        action_fail(ctx, plan, a, r, "written, but the system manager did not reload: %s", why);
+        }
+        return r;
+}
+
+static int units_apply(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **recorded = NULL;
+        unsigned changed = 0;
+        int ret = 0;
+
+        if (!ctx->dry_run && record_masks(ctx, plan, &recorded) < 0) {
+                plan_abandon_kind(ctx, plan, KIND_UNITS, -EIO, "not stopped: its mask could not be recorded");
+                return -EIO;
         }
 
-        /* What stays recorded: the masks the policy still wants, and those that could not
-         * be taken back. */
-        if (!ctx->dry_run) {
-                STRV_FOREACH(u, recorded) {
-                        const Action *d = plan_find(plan, KIND_UNITS, VERB_DROP, *u);
-                        if (mask_wanted(plan, *u) || (d && d->outcome != OUTCOME_DONE))
-                                strv_extend(&kept, *u);
-                }
-                if (strv_length(kept) != strv_length(recorded)) {
-                        r = record_write(ctx, kept);
-                        if (r < 0)
-                                RET_GATHER(ret, log_error_errno(r, "Failed to write %s: %m", MASKED_RECORD));
-                }
-        }
+        ret = change_masks(ctx, plan, VERB_MASK, &changed);
+        RET_GATHER(ret, change_masks(ctx, plan, VERB_DROP, &changed));
+        if (!ctx->dry_run)
+                RET_GATHER(ret, record_trim(ctx, plan, recorded));
 
         if (ctx->offline || !ctx->bus)
                 return ret;
-
-        /* One reload for the whole run, whatever the number of units. */
-        if (masked > 0)
-                RET_GATHER(ret, daemon_reload(ctx));
-
+        if (changed > 0)
+                RET_GATHER(ret, reload_or_fail(ctx, plan));
         /* Stop actions exist only with Stop=yes; in a dry run action_begin() holds them. */
         RET_GATHER(ret, stop_units(ctx, plan));
-
         if (!ctx->dry_run)
                 reset_failed_masked(ctx, plan);
         return ret;
 }
 
-const KindOps units_ops = {
+const Executor units_executor = {
+        .kind = KIND_UNITS,
         .name = "units",
         .probe = units_probe,
         .apply = units_apply,

@@ -3,11 +3,11 @@
 #include <sys/stat.h>
 
 #include "conffile.h"
+#include "executor.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "log.h"
 #include "macro.h"
-#include "reinstall.h"
 #include "strv.h"
 
 /* [Files] PreventReinstall=yes: removed files would come back with the next update of their
@@ -140,7 +140,7 @@ static const PackageManager managers[] = {
         { "rpm", "/etc/rpm/macros.dpuos-trim", rpm_databases, rpm_content },
 };
 
-int reinstall_probe(Context *ctx, Plan *plan) {
+static int exclusions_probe(Context *ctx, Plan *plan) {
         for (size_t i = 0; i < ELEMENTSOF(managers); i++) {
                 const PackageManager *pm = &managers[i];
                 _cleanup_free_ char *want = NULL, *have = NULL;
@@ -151,9 +151,12 @@ int reinstall_probe(Context *ctx, Plan *plan) {
                 if (ctx->policy->file_prevent_reinstall && present)
                         want = pm->content(ctx);
 
-                r = read_file_in_root(ctx->root_fd, pm->path, 1024 * 1024, &have);
-                if (r < 0 && r != -ENOENT)
-                        return log_warning_errno(r, "Cannot read %s: %m", pm->path);
+                r = read_owned_file_in_root(ctx->root_fd, pm->path, 1024 * 1024, &have);
+                if (r < 0 && r != -ENOENT) {
+                        a = plan_add(plan, KIND_FILES, want ? VERB_EXCLUDE : VERB_DROP, pm->path, STATE_IMPOSSIBLE);
+                        action_set_reason(a, "cannot read %s: %s", pm->path, owned_file_strerror(r));
+                        continue;
+                }
 
                 if (!want) {
                         if (have) {
@@ -174,26 +177,36 @@ int reinstall_probe(Context *ctx, Plan *plan) {
         return 0;
 }
 
-int reinstall_apply(Context *ctx, Plan *plan) {
+static int exclusions_apply(Context *ctx, Plan *plan) {
         int ret = 0;
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
+                bool write = a->verb == VERB_EXCLUDE;
                 int r;
 
                 if (a->kind != KIND_FILES || (a->verb != VERB_EXCLUDE && a->verb != VERB_DROP) ||
                     !action_begin(ctx, plan, a))
                         continue;
-                if (a->verb == VERB_EXCLUDE)
-                        r = write_file_atomic_in_root(ctx->root_fd, a->target, a->data, 0644);
-                else {
-                        r = unlink_in_root(ctx->root_fd, a->target);
-                        r = r == -ENOENT ? 0 : r;
-                }
-                if (r < 0)
-                        RET_GATHER(ret, log_error_errno(r, "Failed to %s %s: %m",
-                                                        a->verb == VERB_EXCLUDE ? "write" : "remove", a->target));
-                plan_settle(ctx, plan, a, r < 0 ? OUTCOME_FAILED : OUTCOME_DONE, r);
+                r = write ? write_file_atomic_in_root(ctx->root_fd, a->target, a->data, 0644)
+                          : unlink_in_root(ctx->root_fd, a->target);
+                if (r < 0) {
+                        action_fail(ctx, plan, a, r, "cannot %s %s: %s", write ? "write" : "remove", a->target,
+                                    owned_file_strerror(r));
+                        RET_GATHER(ret, log_error_errno(r, "Failed to %s %s: %s", write ? "write" : "remove",
+                                                        a->target, owned_file_strerror(r)));
+                } else
+                        plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
         }
         return ret;
 }
+
+/* Part of the files kind: the package managers' settings that keep removed files from
+ * being installed again ([Files] PreventReinstall=). One action per setting file:
+ * "exclude" (write it), or "drop" when the policy no longer asks for it. */
+const Executor exclusions_executor = {
+        .kind = KIND_FILES,
+        .name = "exclusions",
+        .probe = exclusions_probe,
+        .apply = exclusions_apply,
+};

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "executor.h"
+#include "log.h"
+#include "macro.h"
+#include "strv.h"
+
+/* The order of application. Units first, so that nothing masked starts while the rest
+ * runs; the package managers' exclusions before the file removals, so that an update
+ * running meanwhile brings nothing back; files last, as the slowest and the least urgent.
+ * A new kind is one line here and one Kind. */
+static const Executor * const executors[] = {
+        &units_executor,
+        &modules_executor,
+        &sysctl_executor,
+        &sysfs_executor,
+        &exclusions_executor,
+        &files_executor,
+};
+
+/* Does the plan say that something of this kind went wrong? */
+static bool kind_failed(const Plan *plan, Kind kind) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                if (a->kind == kind && (a->state == STATE_IMPOSSIBLE || a->outcome == OUTCOME_FAILED))
+                        return true;
+        }
+        return false;
+}
+
+/* A failure that an executor returned without putting it in the plan becomes a run
+ * error: the exit status and the report say so, whatever the executor forgot. */
+static int gather(Plan *plan, const Executor *e, const char *step, size_t errors_before, int r) {
+        if (r < 0 && strv_length(plan->errors) == errors_before && !kind_failed(plan, e->kind))
+                plan_add_error(plan, "%s: %s failed: %s", e->name, step, strerror(-r));
+        return r;
+}
+
+int executors_probe(Context *ctx, Plan *plan, Kind kind) {
+        int ret = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(executors); i++) {
+                const Executor *e = executors[i];
+                if (e->kind != kind)
+                        continue;
+                size_t before = strv_length(plan->errors);
+                RET_GATHER(ret, gather(plan, e, "probing", before, e->probe(ctx, plan)));
+        }
+        return ret;
+}
+
+int executors_apply(Context *ctx, Plan *plan, Kind kind) {
+        int ret = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(executors) && !plan->stopped; i++) {
+                const Executor *e = executors[i];
+                if (e->kind != kind)
+                        continue;
+                size_t before = strv_length(plan->errors);
+                RET_GATHER(ret, gather(plan, e, "applying", before, e->apply(ctx, plan)));
+        }
+        return ret;
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Every failure reaches the exit status and the report (docs/design.md, "Failures"). Each
+# file dpuos-trim persists or keeps state in is, in turn, a directory, a dangling symlink,
+# on a read-only bind mount and on a full file system; the state directory is read-only,
+# report.json cannot be written, and the file system is full while files are removed. Each
+# case must end in exit 1 with the reason (the file's path) in the output and in
+# report.json, no stamp after --firstboot, --verify not 0, and nothing changed that the
+# failed step guards. Needs root (mounts), in a private mount namespace of its own.
+if [[ -z ${DPUOS_TRIM_FAULTS_NS:-} && $(id -u) -eq 0 ]] && command -v unshare >/dev/null; then
+        DPUOS_TRIM_FAULTS_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_root "mounting file systems in the fixture"
+need_tool jq
+[[ -n ${DPUOS_TRIM_FAULTS_NS:-} ]] || skip "unshare cannot make a private mount namespace"
+
+# The policy of each kind of file, and the file it persists.
+declare -A FILE=(
+        [modules]=etc/modprobe.d/dpuos-trim.conf
+        [sysctl]=etc/sysctl.d/90-dpuos-trim.conf
+        [sysfs]=etc/tmpfiles.d/dpuos-trim.conf
+        [dpkg]=etc/dpkg/dpkg.cfg.d/dpuos-trim
+        [rpm]=etc/rpm/macros.dpuos-trim
+        [record]=var/lib/dpuos-trim/saved/masked-units
+)
+
+kind_policy() {
+        case $1 in
+        modules) printf '[Modules]\nBlacklist=floppy pcspkr\n' ;;
+        sysctl) printf '[Sysctl]\nvm.swappiness = 10\n' ;;
+        sysfs) printf '[Sysfs]\n/sys/kernel/mm/transparent_hugepage/enabled = never\n' ;;
+        dpkg | rpm) printf '[Files]\nRemove=/usr/share/doc/**\nPreventReinstall=yes\n' ;;
+        record) printf '[Units]\nMask=cups.service bluetooth.service\n' ;;
+        esac
+}
+
+setup() { # NAME KIND
+        ROOT=$SCRATCH/$1
+        make_os_tree "$ROOT"
+        mkdir -p "$ROOT/var/lib/dpuos-trim"   # so that only the report differs after a run
+        case $2 in
+        dpkg) mkdir -p "$ROOT/var/lib/dpkg" && : >"$ROOT/var/lib/dpkg/status" ;;
+        rpm) mkdir -p "$ROOT/var/lib/rpm" ;;
+        esac
+        kind_policy "$2" | policy 50-fault.conf
+}
+
+mount_or_fail() {
+        local target=${*: -1}
+        if mount "$@" 2>"$SCRATCH/mount.err"; then
+                MOUNTS+=("$target")
+        else
+                fail "fixture: cannot mount $target: $(cat "$SCRATCH/mount.err")"
+                return 1
+        fi
+}
+
+# A tmpfs with no room left, on DIR.
+mount_full() {
+        mount_or_fail -t tmpfs -o size=64k,nr_inodes=64 tmpfs "$1" || return
+        dd if=/dev/zero of="$1/.fill" bs=4k 2>/dev/null || true
+        if dd if=/dev/zero of="$1/.probe" bs=1 count=1 2>/dev/null; then
+                fail "fixture: $1 is not full"
+        fi
+        rm -f "$1/.probe"
+}
+
+mount_readonly() {
+        mount_or_fail --bind "$1" "$1" && mount_or_fail -o remount,bind,ro "$1"
+}
+
+# fault KIND FAULT: puts the fault in the place of (or under) the kind's file.
+fault() {
+        local f=$ROOT/${FILE[$1]} dir
+        dir=$(dirname "$f")
+        mkdir -p "$dir"
+        case $2 in
+        directory) mkdir "$f" && touch "$f/keep" ;;
+        dangling) ln -s /nonexistent/dpuos-trim.conf "$f" ;;
+        read-only) mount_readonly "$dir" ;;
+        full) mount_full "$dir" ;;
+        esac
+}
+
+# The failure is named: the path in the output, and in report.json as the reason of a
+# failed action or as a run error.
+expect_named() { # WHAT PATH
+        local what=$1 path=$2 n
+        expect "$what: the output names $path" grep -qF -- "$path" "$OUT" "$ERR"
+        n=$(jq_report --arg p "$path" '[(.actions[] | select(.outcome == "failed") | .reason), .errors[]]
+                | map(select(. != null and contains($p))) | length')
+        expect "$what: report.json names $path in a failure ($n)" test "${n:-0}" -gt 0 2>/dev/null
+}
+
+expect_verify_fails() { # WHAT
+        run_trim --verify
+        expect "$1: --verify does not say the policy holds (exit $RC)" test "$RC" = 1 -o "$RC" = 3
+}
+
+for kind in modules sysctl sysfs dpkg rpm record; do
+        for f in directory dangling read-only full; do
+                what="$kind, ${FILE[$kind]} $f"
+                setup "$kind-$f" "$kind"
+                fault "$kind" "$f" || continue
+                fp_begin
+                DPUOS_TRIM_PROC_CMDLINE=quiet run_trim --firstboot
+                expect_eq "$what: exit 1" 1 "$RC"
+                expect_named "$what" "/${FILE[$kind]}"
+                expect "$what: no stamp" test ! -e "$ROOT/etc/dpuos-trim/applied"
+                fp_check "$what"
+                expect_verify_fails "$what"
+        done
+done
+
+# report.json cannot be written: everything else is applied, the run still fails, and the
+# stamp is not written, so that the next boot tries again.
+setup report sysctl
+mkdir -p "$ROOT/var/lib/dpuos-trim/report.json"
+DPUOS_TRIM_PROC_CMDLINE=quiet run_trim --firstboot
+expect_eq "report.json a directory: exit 1" 1 "$RC"
+expect "report.json a directory: stderr names it" grep -qF /var/lib/dpuos-trim/report.json "$ERR"
+expect "report.json a directory: the summary names it" grep -qF "error: cannot write $ROOT/var/lib/dpuos-trim/report.json" "$OUT"
+expect "report.json a directory: no stamp" test ! -e "$ROOT/etc/dpuos-trim/applied"
+expect "report.json a directory: the directory is left alone" test -d "$ROOT/var/lib/dpuos-trim/report.json"
+expect_eq "report.json a directory: the policy itself was applied" "vm.swappiness = 10" \
+        "$(conf_lines "$ROOT/etc/sysctl.d/90-dpuos-trim.conf")"
+
+# The whole state directory read-only: the mask record cannot be written, so no mask is
+# written, and neither is the report.
+setup state record
+mkdir -p "$ROOT/var/lib/dpuos-trim"
+mount_readonly "$ROOT/var/lib/dpuos-trim"
+fp_begin
+DPUOS_TRIM_PROC_CMDLINE=quiet run_trim --firstboot
+expect_eq "state directory read-only: exit 1" 1 "$RC"
+expect "state directory read-only: the output names the record" grep -qF /var/lib/dpuos-trim/saved/masked-units "$OUT" "$ERR"
+expect "state directory read-only: the output names report.json" grep -qF /var/lib/dpuos-trim/report.json "$ERR"
+expect "state directory read-only: no stamp" test ! -e "$ROOT/etc/dpuos-trim/applied"
+fp_check "state directory read-only"
+expect_verify_fails "state directory read-only"
+
+# A full file system while files are removed: removing needs no room, so it goes on, and
+# the bytes it says it freed are the bytes the file system got back.
+ROOT=$SCRATCH/full-removal
+mkdir -p "$ROOT"
+mount_or_fail -t tmpfs -o size=8m tmpfs "$ROOT"
+make_os_tree "$ROOT"
+for i in $(seq 1 200); do head -c 8192 /dev/urandom >"$ROOT/usr/share/doc/bash/file$i"; done
+printf '[Files]\nRemove=/usr/share/doc/**\nKeep=/usr/share/doc/*/copyright\n' | policy 50-files.conf
+dd if=/dev/zero of="$ROOT/fill" bs=4k 2>/dev/null || true
+used_before=$(df -B1 --output=used "$ROOT" | tail -n1)
+run_trim
+used_after=$(df -B1 --output=used "$ROOT" | tail -n1)
+expect_eq "full file system, removal: exit 0" 0 "$RC"
+expect "full file system, removal: the files are gone" test ! -e "$ROOT/usr/share/doc/bash/file1" -a ! -e "$ROOT/usr/share/doc/bash/README"
+expect "full file system, removal: the kept files stay" test -f "$ROOT/usr/share/doc/bash/copyright"
+freed=$(jq_report .totals.bytes_freed)
+expect "full file system, removal: bytes freed ($freed) > 1.6 MB" test "${freed:-0}" -gt 1600000 2>/dev/null
+# report.json, written after the removal, takes a page of what was freed.
+expect "full file system, removal: bytes freed = what df got back ($((used_before - used_after)) + the report)" \
+        test "$((used_before - used_after))" -le "${freed:-0}" -a "$((used_before - used_after + 8192))" -ge "${freed:-0}"
+
+# The same with the state directory on a full file system of its own: the files go, the
+# report cannot be written, and the run says so.
+ROOT=$SCRATCH/full-state
+make_os_tree "$ROOT"
+printf '[Files]\nRemove=/usr/share/doc/**\n' | policy 50-files.conf
+mkdir -p "$ROOT/var/lib/dpuos-trim"
+mount_full "$ROOT/var/lib/dpuos-trim"
+DPUOS_TRIM_PROC_CMDLINE=quiet run_trim --firstboot
+expect_eq "full state directory: exit 1" 1 "$RC"
+expect "full state directory: stderr names report.json" grep -qF /var/lib/dpuos-trim/report.json "$ERR"
+expect "full state directory: stderr gives the error" grep -q "No space left on device" "$ERR"
+expect "full state directory: no stamp" test ! -e "$ROOT/etc/dpuos-trim/applied"
+
+finish

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Attacks on file removal (DESIGN §4, dpuos-trim.conf(5) [Files]) with fixture trees that try
-# to make the agent remove what it must not: symlinks out of a pattern (case 1), patterns
-# over protected paths (case 4), refused patterns (case 5) and hard links to protected files
-# (case 9). Every case fingerprints the whole tree (and any directory outside it that a link
-# points to) before and after: nothing but the expected removals may change, and those must
-# be gone. The races, mounts, odd names, deep and wide trees are in attack-*.sh.
+# Attacks on file removal (docs/design.md, File removal and protected paths) with fixture
+# trees that try to make the agent remove what it must not: symlinks out of a pattern (case
+# 1), patterns over protected paths (case 4), refused patterns (case 5) and hard links to
+# protected files (case 9). Every case fingerprints the whole tree (and any directory
+# outside it that a link points to) before and after: nothing but the expected removals may
+# change, and those must be gone. The races, mounts, odd names, deep and wide trees are in
+# attack-*.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root "root-owned fixtures and a private mount namespace"
 need_tool jq

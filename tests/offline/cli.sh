@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The command line (DESIGN §2): --help and --version, exit status 2 for usage errors with
+# The command line (dpuos-trim(8)): --help and --version, exit status 2 for usage errors with
 # nothing changed, --check, -q and --json.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tool jq

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The policy search path as the binary sees it under --root (DESIGN §3): a file in a higher
-# directory replaces the same name in a lower one, a symlink to /dev/null disables it, the
-# rest merge in basename order, and --policy replaces the search path.
+# The policy search path as the binary sees it under --root (dpuos-trim.conf(5)): a file in
+# a higher directory replaces the same name in a lower one, a symlink to /dev/null disables
+# it, the rest merge in basename order, and --policy replaces the search path.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tool jq
 

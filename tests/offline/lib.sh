@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Shared by the offline black-box tests (DESIGN §7.2). A test sources this file with the path
-# of the built dpuos-trim as its first argument; it gets a fresh scratch directory that is
-# removed (after unmounting whatever the test mounted) however the test ends.
+# Shared by the offline black-box tests (docs/design.md, Tests). A test sources this file
+# with the path of the built dpuos-trim as its first argument; it gets a fresh scratch
+# directory that is removed (after unmounting whatever the test mounted) however the test
+# ends.
 set -euo pipefail
 shopt -s nullglob
 
@@ -130,7 +131,7 @@ unit_file() {
 }
 
 # A small installed OS: units, one kernel's module index, docs, man pages, locales, the C
-# library and the files DESIGN §4 protects.
+# library and the files dpuos-trim.conf(5) protects.
 KVER=6.1.0-99-test
 make_os_tree() {
         local r=$1 u

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A catalogue of broken policies (DESIGN §3): each must exit 2, name FILE:LINE: on stderr and
-# leave the tree byte for byte as it was, although a valid file beside it asks for changes.
+# A catalogue of broken policies (dpuos-trim.conf(5)): each must exit 2, name FILE:LINE: on
+# stderr and leave the tree byte for byte as it was, although a valid file beside it asks
+# for changes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$SCRATCH/root

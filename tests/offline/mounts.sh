@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A removal never crosses a mount point (DESIGN §4): a tmpfs, a bind mount of the same file
-# system (same st_dev, so only the mount table or statx tells), and a file bind mount inside
-# a pattern are listed as protected "mount point" and nothing beneath them is removed.
+# A removal never crosses a mount point (docs/design.md, File removal and protected paths):
+# a tmpfs, a bind mount of the same file system (same st_dev, so only the mount table or
+# statx tells), and a file bind mount inside a pattern are listed as protected "mount point"
+# and nothing beneath them is removed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root "mounting file systems in the fixture"
 need_tool jq

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A failed action (DESIGN §2, §3): exit status 1 and the report says which; with
-# OnFailure=continue the rest is applied, with OnFailure=stop nothing after it is.
+# A failed action (docs/design.md, Failures and the exit status): exit status 1 and the
+# report says which; with OnFailure=continue the rest is applied, with OnFailure=stop
+# nothing after it is.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tool jq
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # File removal never follows a symlink out of its pattern, never touches protected paths
-# (DESIGN §4), and counts the bytes of hard-linked files once.
+# (dpuos-trim.conf(5)), and counts the bytes of hard-linked files once.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tool jq
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Path globs decide what a removal touches, so every rule of DESIGN §3 is pinned here:
- * '*', '?' and '[...]' stay within one segment, '**' spans whole segments, and a trailing
- * '**' covers what is below a directory but not the directory itself. */
+/* Path globs decide what a removal touches, so every rule of dpuos-trim.conf(5) (Patterns)
+ * is pinned here: '*', '?' and '[...]' stay within one segment, '**' spans whole segments,
+ * and a trailing '**' covers what is below a directory but not the directory itself. */
 #include <string.h>
 
 #include "glob.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Policy parsing, merging and the search path (DESIGN §3): the systemd drop-in rules a
- * vendor relies on, and the refusals that keep a bad policy from changing anything. */
+/* Policy parsing, merging and the search path (dpuos-trim.conf(5)): the systemd drop-in
+ * rules a vendor relies on, and the refusals that keep a bad policy from changing anything. */
 #include <fcntl.h>
 #include <ftw.h>
 #include <string.h>

@@ -29,7 +29,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Under CI (CI=true) nothing may skip: what would be a skip is a failure there.
+under_ci() {
+        [[ ${CI:-} == true ]]
+}
+
+# skip REASON: the whole test cannot run here; exit 77 (meson's SKIP), or fail under CI.
 skip() {
+        if under_ci; then
+                echo "not ok - cannot run: $* (CI=true: nothing may skip)"
+                exit 1
+        fi
         echo "SKIP: $*" >&2
         exit 77
 }
@@ -70,9 +80,36 @@ expect_eq() {
         fi
 }
 
+# expect_same DESCRIPTION EXPECTED ACTUAL: as expect_eq, but an empty or null EXPECTED
+# fails: two empty strings (a missing file, a field that is not there) prove nothing.
+expect_same() {
+        if [[ -z $2 || $2 == null ]]; then
+                fail "$1 (nothing to compare: '$2' and '$3')"
+        else
+                expect_eq "$@"
+        fi
+}
+
+# missing REASON: a tool or feature that part of the test needs is not here, and that part
+# is left out. The rest runs; then the test ends as skipped (exit 77) instead of passing,
+# unless a check failed. Under CI this is a failure at once.
+MISSING=()
+missing() {
+        if under_ci; then
+                fail "cannot test: $* (CI=true: nothing may skip)"
+        else
+                echo "# SKIP part: $*"
+                MISSING+=("$*")
+        fi
+}
+
 finish() {
         echo "$PASSED passed, $FAILED failed"
-        [[ $FAILED -eq 0 ]]
+        [[ $FAILED -eq 0 ]] || return 1
+        if [[ ${#MISSING[@]} -gt 0 ]]; then
+                printf 'SKIP: not tested here: %s\n' "${MISSING[@]}" >&2
+                exit 77
+        fi
 }
 
 # run_trim ARGS...: runs the binary on $ROOT, keeping its output in $OUT and $ERR and its
@@ -194,9 +231,17 @@ report() {
         echo "$ROOT/var/lib/dpuos-trim/report.json"
 }
 
-# jq_report FILTER: runs a jq filter over the last report.
+# jq_report FILTER: runs a jq filter over the last report. Without a report, or when it is
+# empty or not JSON, it prints a line saying so instead of nothing, so that a check that
+# expects no output (no such action) cannot pass on a report that is not there.
 jq_report() {
-        jq -r "$@" "$(report)"
+        local r
+        r=$(report)
+        if [[ ! -s $r ]]; then
+                echo "<no report: $r is missing or empty>"
+                return 0
+        fi
+        jq -r "$@" "$r" || echo "<jq failed on $r>"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -330,6 +375,14 @@ pause_start() {
         echo "    the binary did not reach its pause point (exit status $RC):" >&2
         sed 's/^/    /' "$ERR" >&2
         return 1
+}
+
+# pause_held: the binary started by pause_start still waits at its pause point: it is
+# alive and the byte that lets it go on has not been written (the writer that holds the
+# FIFO open still waits for the test). A change the test made to the tree before this
+# check happened between the plan and the apply.
+pause_held() {
+        pid_alive "$PAUSE_PID" && pid_alive "$PAUSE_WRITER"
 }
 
 pause_release() {

@@ -85,6 +85,8 @@ json_ok() {
         expect "case 6: $2 is valid JSON" jq empty "$1"
         if command -v iconv >/dev/null; then
                 expect "case 6: $2 is valid UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$1"
+        else
+                missing "iconv is not installed: whether $2 is valid UTF-8"
         fi
         expect_eq "case 6: $2 has no raw control characters" 0 \
                 "$(tr -d '\n' <"$1" | LC_ALL=C tr -d '\040-\176\200-\377' | wc -c)"
@@ -118,7 +120,9 @@ expect_eq "case 6: report.json lists the oddly named libc as protected" protecte
 
 # Entries that cannot be removed are listed by name in the report (as failures): an
 # immutable directory with odd names, on file systems that support the attribute.
-if command -v chattr >/dev/null; then
+if ! command -v chattr >/dev/null; then
+        missing "chattr is not installed: the failure listing of entries that cannot be removed"
+else
         ROOT=$SCRATCH/immutable
         make_os_tree "$ROOT"
         mkdir -p "$ROOT/var/lib/dpuos-trim"
@@ -142,7 +146,7 @@ EOF
                         test "$(jq_report '[.actions[] | select(.outcome == "failed" and (.target | startswith("/usr/share/doc/imm\n")))] | length')" -ge 14
                 chattr -i "$imm"
         else
-                echo "# note: this file system has no immutable attribute; the failure listing is not tested"
+                missing "this file system has no immutable attribute: the failure listing of entries that cannot be removed"
         fi
 fi
 

@@ -83,7 +83,7 @@ if command -v unshare >/dev/null && unshare -m --propagation private true 2>/dev
         ln -s /etc/passwd "$d/links/etc-abs-passwd"
         ABS_ETC=1
 else
-        echo "# note: no private mount namespace here; the absolute /etc link is left out"
+        missing "no private mount namespace (unshare -m): the absolute link to /etc in case 1"
 fi
 
 # What goes: everything below /usr/share/doc, the locale's LC_MESSAGES (and the locale

@@ -73,17 +73,21 @@ check_creds() {
         expect_eq "$what: NoNewPrivs is set" 1 "$(field NoNewPrivs)"
         # No descriptor open for writing into the tree (readable where the test may
         # inspect another user's descriptors).
-        local fd target flags writable=()
+        local fd target flags writable=() into_tree=0
         if ls "/proc/$pid/fd/" >/dev/null 2>&1; then
                 for fd in /proc/"$pid"/fd/*; do
                         target=$(readlink "$fd" 2>/dev/null) || continue
                         [[ $target == "$ROOT" || $target == "$ROOT/"* ]] || continue
+                        into_tree=$((into_tree + 1))
                         flags=$(awk '$1 == "flags:" { print $2 }' "/proc/$pid/fdinfo/${fd##*/}")
                         (((8#$flags & 3) != 0)) && writable+=("$target")
                 done
+                # It holds the tree's root open: seeing none means the descriptors were not
+                # seen at all, and "none open for writing" would prove nothing.
+                expect "$what: its descriptors into the tree are seen ($into_tree)" test "$into_tree" -gt 0
                 expect_eq "$what: no descriptor into the tree is open for writing" "" "${writable[*]}"
         else
-                echo "# note: /proc/$pid/fd is not readable here; open descriptors not checked"
+                missing "/proc/$pid/fd is not readable here: the open descriptors of $what"
         fi
 }
 
@@ -99,7 +103,7 @@ as_reader() {
 try_writes() {
         local what=$1
         if ! command -v setpriv >/dev/null; then
-                echo "# note: setpriv is not installed; the write attempts are left out"
+                missing "setpriv is not installed: the write attempts with the reader's credentials ($what)"
                 return
         fi
         expect_eq "$what: a process with the reader's credentials has just CAP_DAC_READ_SEARCH" \

@@ -8,6 +8,11 @@ help_opts=$("$1" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
 page_opts=$(grep -o -- '^\*--[a-z][a-z-]*[=*]\|^\*-[a-z]\*, \*--[a-z][a-z-]*\*' "$2" |
         grep -o -- '--[a-z][a-z-]*' | sort -u)
 
+# Two empty lists would agree: a --help that prints nothing, or a page the pattern finds
+# nothing in, must fail instead.
+[ -n "$help_opts" ] || { echo "$1 --help lists no options" >&2; exit 1; }
+[ -n "$page_opts" ] || { echo "$2: no options found" >&2; exit 1; }
+
 status=0
 for o in $help_opts; do
         echo "$page_opts" | grep -qx -- "$o" || { echo "$2: $o (from --help) is not described" >&2; status=1; }

@@ -59,15 +59,19 @@ run_trim
 expect_eq "apply exits 0" 0 "$RC"
 done_=$(jq_report '.actions[] | select(.outcome == "done") | "\(.kind) \(.action) \(.target)"' | sort)
 expect_eq "apply did exactly the changes the dry run planned" "$planned" "$done_"
-expect_eq "the plan's unchanged actions stay unchanged" \
+expect_same "the plan's unchanged actions stay unchanged" \
         "$(jq -r '.actions[] | select(.state == "unchanged") | "\(.kind) \(.target)"' "$plan" | sort)" \
         "$(jq_report '.actions[] | select(.outcome == "unchanged") | "\(.kind) \(.target)"' | sort)"
-expect_eq "the bytes the plan expects to free are the bytes freed" \
+expect_same "the bytes the plan expects to free are the bytes freed" \
         "$(jq -r '[.actions[] | select(.kind == "files" and .state == "change") | .bytes] | add' "$plan")" \
         "$(jq_report '.totals.bytes_freed')"
 
-# After the apply, a dry run has nothing left to change.
+# After the apply, a dry run has nothing left to change (and it did make a plan: an empty
+# or missing one would have nothing to change either).
 run_trim --dry-run --json
+expect_eq "the dry run after the apply exits 0" 0 "$RC"
+expect "the dry run after the apply plans the policy's actions" \
+        test "$(jq '.actions | length' "$OUT")" -gt 0
 expect_eq "a dry run after the apply plans no change" "" \
         "$(jq -r '.actions[] | select(.state == "change") | .target' "$OUT")"
 
@@ -83,13 +87,14 @@ policy 50-overlap.conf <<'EOF'
 Remove=/usr/share/doc/bash/** /usr/share/doc/**
 EOF
 run_trim --dry-run --json
+expect_eq "overlapping patterns: the dry run exits 0" 0 "$RC"
 cp "$OUT" "$plan"
 run_trim
 expect_eq "overlapping patterns: apply exits 0" 0 "$RC"
-expect_eq "overlapping patterns: the files the plan counts are the files removed" \
+expect_same "overlapping patterns: the files the plan counts are the files removed" \
         "$(jq -r '[.actions[] | select(.kind == "files") | .files] | add' "$plan")" \
         "$(jq_report '.totals.files_removed')"
-expect_eq "overlapping patterns: the bytes the plan expects to free are the bytes freed" \
+expect_same "overlapping patterns: the bytes the plan expects to free are the bytes freed" \
         "$(jq -r '[.actions[] | select(.kind == "files") | .bytes] | add' "$plan")" \
         "$(jq_report '.totals.bytes_freed')"
 expect "overlapping patterns: the link outside the patterns keeps the data" \

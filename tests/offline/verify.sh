@@ -44,8 +44,9 @@ run_trim --verify
 expect_eq "before any run, --verify exits 3" 3 "$RC"
 run_trim --dry-run --json
 planned=$(jq '[.actions[] | select(.state == "change")] | length' "$OUT")
+expect "the dry run before any run plans changes ($planned)" test "$planned" -gt 0
 run_trim --verify --json
-expect_eq "the drift before a run is exactly the dry run's changes ($planned)" "$planned" "$(jq .drift "$OUT")"
+expect_same "the drift before a run is exactly the dry run's changes ($planned)" "$planned" "$(jq .drift "$OUT")"
 
 run_trim
 expect_eq "the application exits 0" 0 "$RC"

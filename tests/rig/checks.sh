@@ -12,6 +12,8 @@
 #                              so the test drives the agent and no first-boot run happens
 #   ct_start "$RIG_CT" ROOT    $RIG_CT is a container name of this test's own
 #   check "what" COMMAND...    runs COMMAND, prints ok/not ok
+#   same A B, differs A B      predicates for check that fail when A is empty: two
+#                              empty strings (a command that printed nothing) prove nothing
 #   rig_test_end               prints the count, fails if any check failed
 
 failures=0
@@ -22,6 +24,9 @@ check() { # DESCRIPTION COMMAND...
         shift
         if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+differs() { [ -n "$1" ] && [ "$1" != "$2" ]; }
 
 rig_test_cleanup() {
         local img

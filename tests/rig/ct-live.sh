@@ -76,7 +76,7 @@ for u in "${masked[@]}"; do
 done
 
 kept_after=$(ct_exec "$name" systemctl is-enabled e2scrub_reap.service || true)
-check "the kept e2scrub_reap.service is untouched ($kept_before -> $kept_after)" [ "$kept_after" = "$kept_before" ]
+check "the kept e2scrub_reap.service is untouched ($kept_before -> $kept_after)" same "$kept_after" "$kept_before"
 
 reloads=$(($(reloads_logged) - reloads_before))
 check "exactly one daemon reload during the run ($reloads)" [ "$reloads" = 1 ]
@@ -97,6 +97,8 @@ check "the second run exits 0" [ "$rc" = 0 ]
 check "the second run changes nothing (done = $(jq .totals.done <<<"$report2"))" [ "$(jq .totals.done <<<"$report2")" = 0 ]
 check "the second run reports every action unchanged" \
         [ "$(jq '[.actions[] | select(.outcome != "unchanged" and .outcome != "skipped")] | length' <<<"$report2")" = 0 ]
+check "the second run reports the ${#masked[@]} masks unchanged" \
+        [ "$(jq '[.actions[] | select(.action == "mask" and .outcome == "unchanged")] | length' <<<"$report2")" = "${#masked[@]}" ]
 
 echo "--- systemd-analyze security dpuos-trim.service (inside the container)"
 ct_exec "$name" systemd-analyze security dpuos-trim.service --no-pager | tee "$work/security.out" | tail -n 3

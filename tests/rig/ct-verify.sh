@@ -159,7 +159,7 @@ check "--revert exits 0" [ "$rc" = 0 ]
 check "--revert says the removed files stay removed" grep -q "Removed files stay removed" "$work/revert.out"
 for u in man-db.timer avahi-daemon.service avahi-daemon.socket; do
         state=$(ct_exec "$name" systemctl is-enabled "$u" || true)
-        check "$u is no longer masked ($state)" [ "$state" != masked ]
+        check "$u is no longer masked ($state)" differs "$state" masked
 done
 state=$(ct_exec "$name" systemctl is-enabled fstrim.timer || true)
 check "the administrator's own mask of fstrim.timer stays ($state)" [ "$state" = masked ]

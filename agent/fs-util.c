@@ -21,8 +21,19 @@ static int openat2_in_root(int root_fd, const char *path, int flags, mode_t mode
         return fd < 0 ? negative_errno() : fd;
 }
 
-/* The fallback refuses symlinks in the path instead of resolving them in the root: safe,
- * if less forgiving, on kernels older than 5.6. */
+/* Walks path one directory at a time, refusing any symlink: open_beneath_nofollow() where
+ * openat2() is missing, and the walk over already resolved paths below. */
+static int readlinkat_malloc(int dir_fd, const char *name, char **ret) {
+        char buf[4096];
+        ssize_t n = readlinkat(dir_fd, name, buf, sizeof buf - 1);
+
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        *ret = xstrdup(buf);
+        return 0;
+}
+
 static int openat_nofollow_walk(int root_fd, const char *path, int flags, mode_t mode) {
         _cleanup_close_ int dir_fd = -1;
         _cleanup_free_ char *copy = xstrdup(path);
@@ -73,17 +84,97 @@ int open_beneath_nofollow(int root_fd, const char *path, int flags) {
         return openat_nofollow_walk(root_fd, path, flags, 0);
 }
 
+/* Opens the directory at the resolved in-tree path done (no symlinks in it), from the root. */
+static int reopen_resolved(int root_fd, const char *done) {
+        return openat_nofollow_walk(root_fd, *done ? done : "/", O_DIRECTORY | O_RDONLY, 0);
+}
+
+/* Continues the walk at a symlink's target: from the root for an absolute one, from the
+ * link's directory for a relative one; the rest of the path follows it. */
+static int follow_link(int root_fd, int *dir_fd, char **todo, char **p, char *done, const char *target) {
+        char *rest = **p ? xasprintf("%s/%s", target, *p) : xstrdup(target);
+
+        free(*todo);
+        *todo = *p = rest;
+        if (target[0] != '/')
+                return 0;
+        done[0] = 0;
+        close(*dir_fd);
+        *dir_fd = reopen_resolved(root_fd, "");
+        return *dir_fd < 0 ? *dir_fd : 0;
+}
+
+int open_in_root_fallback(int root_fd, const char *path, int flags, mode_t mode) {
+        _cleanup_free_ char *todo = xstrdup(path), *done = xstrdup("");
+        _cleanup_close_ int dir_fd = -1;
+        unsigned links = 0;
+        char *p = todo;
+        int r;
+
+        if (!*path)
+                return -ENOENT;
+        dir_fd = reopen_resolved(root_fd, "");
+        if (dir_fd < 0)
+                return dir_fd;
+        for (;;) {
+                while (*p == '/')
+                        p++;
+                char *end = strchrnul(p, '/');
+                bool last = !end[strspn(end, "/")], trailing = last && *end == '/';
+                _cleanup_free_ char *name = xstrndup(p, end - p), *target = NULL;
+                p = end;
+
+                if (streq(name, "..")) {
+                        /* Up, but never above the root, as the kernel does in a chroot. */
+                        char *slash = strrchr(done, '/');
+                        if (slash)
+                                *slash = 0;
+                        close(dir_fd);
+                        dir_fd = reopen_resolved(root_fd, done);
+                        if (dir_fd < 0)
+                                return dir_fd;
+                }
+                if (!last && (!*name || streq(name, ".") || streq(name, "..")))
+                        continue;
+                const char *n = !*name || streq(name, "..") ? "." : name;
+
+                /* A symlink is followed, but for the last component with O_NOFOLLOW (a
+                 * trailing slash still follows it, as the kernel does). */
+                if ((!last || trailing || !(flags & O_NOFOLLOW)) && readlinkat_malloc(dir_fd, n, &target) >= 0) {
+                        if (++links > 40)
+                                return -ELOOP;
+                        r = follow_link(root_fd, &dir_fd, &todo, &p, done, target);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                int fd = openat(dir_fd, n, (last ? flags | (trailing ? O_DIRECTORY : 0) : O_DIRECTORY | O_RDONLY) |
+                                O_NOFOLLOW | O_CLOEXEC, last ? mode : 0);
+                if (fd < 0)
+                        return negative_errno();
+                if (last)
+                        return fd;
+                char *more = xasprintf("%s/%s", done, name);
+                free(done);
+                done = more;
+                close(dir_fd);
+                dir_fd = fd;
+        }
+}
+
 int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         static bool have_openat2 = true;
         int fd;
 
+        /* openat2() is missing on kernels before 5.6, and systemd's RestrictSUIDSGID=
+         * makes it fail with ENOSYS (its filter cannot see the mode inside open_how). */
         if (have_openat2) {
                 fd = openat2_in_root(root_fd, path, flags, mode);
                 if (fd != -ENOSYS)
                         return fd;
                 have_openat2 = false;
         }
-        return openat_nofollow_walk(root_fd, path, flags, mode);
+        return open_in_root_fallback(root_fd, path, flags, mode);
 }
 
 DIR *opendir_in_root(int root_fd, const char *path) {

@@ -9,8 +9,12 @@
  * live system, DIR with --root), never by gluing strings together. */
 
 /* openat2(RESOLVE_IN_ROOT): absolute symlinks inside the tree stay inside it. Falls back to
- * a component-by-component walk where the kernel lacks openat2. */
+ * the same resolution done one component at a time where openat2() cannot be used. */
 int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
+/* That fallback: symlinks followed (at most 40), absolute ones and ".." resolved inside the
+ * tree; with O_NOFOLLOW a symlink as the last component is -ELOOP. Exposed for the tests,
+ * which compare it with the kernel's RESOLVE_IN_ROOT. */
+int open_in_root_fallback(int root_fd, const char *path, int flags, mode_t mode);
 
 /* openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): a symlink anywhere in path is an error
  * (-ELOOP), so a removal can never be redirected. */

@@ -325,6 +325,13 @@ static void probe_unload(Context *ctx, Plan *plan) {
         r = kmod_get(ctx);
         if (r >= 0)
                 r = unload_wanted(ctx, &wanted);
+        if (r == -ENOENT) {
+                /* No /proc/modules: a container, which loads no modules of its own. */
+                STRV_FOREACH(pattern, ctx->policy->module_unload)
+                        action_set_reason(plan_add(plan, KIND_MODULES, VERB_UNLOAD, *pattern, STATE_SKIP),
+                                          "this system lists no loaded modules (no /proc/modules)");
+                return;
+        }
         if (r < 0) {
                 _cleanup_free_ char *reason = xasprintf("cannot list the loaded modules: %s", strerror(-r));
                 STRV_FOREACH(pattern, ctx->policy->module_unload)

@@ -208,6 +208,13 @@ static int on_property(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         return 0;
 }
 
+/* A template ("foo@.service") is no unit the manager can load: it has no properties, and
+ * neither runs nor is triggered itself (its instances are units of their own). */
+static bool unit_is_template(const char *unit) {
+        const char *at = strchr(unit, '@');
+        return at && at[1] == '.';
+}
+
 static void get_unit_properties(Context *ctx, UnitProperty *props, size_t n, const char *property) {
         sd_bus_slot **slots = xcalloc(n ?: 1, sizeof(sd_bus_slot *));
         uint64_t deadline = now_usec() + RELOAD_TIMEOUT_USEC;
@@ -215,6 +222,12 @@ static void get_unit_properties(Context *ctx, UnitProperty *props, size_t n, con
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL;
+                if (unit_is_template(props[i].unit)) {
+                        props[i].done = true;
+                        if (!props[i].strv)
+                                props[i].value = xstrdup("inactive");
+                        continue;
+                }
                 if (sd_bus_path_encode(SYSTEMD_PATH "/unit", props[i].unit, &path) < 0 ||
                     sd_bus_call_method_async(ctx->bus, &slots[i], SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
                                              "Get", on_property, &props[i], "ss", SYSTEMD_UNIT, property) < 0)

@@ -98,36 +98,39 @@ static int check_modes(void) {
         return 1;
 }
 
+/* The long options; their values past any character, so that they never clash with -v/-q/-h. */
+enum {
+        ARG_DRY_RUN = 0x100,
+        ARG_CHECK,
+        ARG_VERIFY,
+        ARG_REVERT,
+        ARG_ROOT,
+        ARG_POLICY,
+        ARG_ONLY,
+        ARG_JSON,
+        ARG_FIRSTBOOT,
+        ARG_VERSION,
+};
+
+static const struct option options[] = {
+        { "dry-run", no_argument,       NULL, ARG_DRY_RUN },
+        { "check",   no_argument,       NULL, ARG_CHECK   },
+        { "verify",  no_argument,       NULL, ARG_VERIFY  },
+        { "revert",  no_argument,       NULL, ARG_REVERT  },
+        { "root",    required_argument, NULL, ARG_ROOT    },
+        { "policy",  required_argument, NULL, ARG_POLICY  },
+        { "only",    required_argument, NULL, ARG_ONLY    },
+        { "json",    no_argument,       NULL, ARG_JSON    },
+        { "firstboot", no_argument,     NULL, ARG_FIRSTBOOT },
+        { "verbose", no_argument,       NULL, 'v'         },
+        { "quiet",   no_argument,       NULL, 'q'         },
+        { "help",    no_argument,       NULL, 'h'         },
+        { "version", no_argument,       NULL, ARG_VERSION },
+        {}
+};
+
 /* Returns > 0 to go on, 0 to exit successfully (--help, --version), < 0 on a usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        enum {
-                ARG_DRY_RUN = 0x100,
-                ARG_CHECK,
-                ARG_VERIFY,
-                ARG_REVERT,
-                ARG_ROOT,
-                ARG_POLICY,
-                ARG_ONLY,
-                ARG_JSON,
-                ARG_FIRSTBOOT,
-                ARG_VERSION,
-        };
-        static const struct option options[] = {
-                { "dry-run", no_argument,       NULL, ARG_DRY_RUN },
-                { "check",   no_argument,       NULL, ARG_CHECK   },
-                { "verify",  no_argument,       NULL, ARG_VERIFY  },
-                { "revert",  no_argument,       NULL, ARG_REVERT  },
-                { "root",    required_argument, NULL, ARG_ROOT    },
-                { "policy",  required_argument, NULL, ARG_POLICY  },
-                { "only",    required_argument, NULL, ARG_ONLY    },
-                { "json",    no_argument,       NULL, ARG_JSON    },
-                { "firstboot", no_argument,     NULL, ARG_FIRSTBOOT },
-                { "verbose", no_argument,       NULL, 'v'         },
-                { "quiet",   no_argument,       NULL, 'q'         },
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                {}
-        };
         int c, r;
 
         opterr = 0;

@@ -397,7 +397,6 @@ static int read_names(int dir_fd, Names *ret) {
 /* Counts what a directory's walk did with its entries. */
 typedef struct DirResult {
         size_t entries;
-        size_t taken;      /* planned (probe) or removed (apply) */
 } DirResult;
 
 static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned depth, DirResult *res);
@@ -564,9 +563,7 @@ static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned dept
 
                 path_push(w, l.name);
                 res->entries++;
-                if (visit(w, dir_fd, &l, dev, matched, depth))
-                        res->taken++;
-                else
+                if (!visit(w, dir_fd, &l, dev, matched, depth))
                         all = false;
                 path_pop(w, saved);
         }

@@ -10,7 +10,6 @@
  * deciding layer can log and return in one statement. */
 void log_set_max_level(int level);
 void log_open_kmsg(void);
-int log_get_max_level(void);
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 
 #define log_full_errno(level, error, ...) log_internal(level, error, __VA_ARGS__)

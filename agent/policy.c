@@ -336,7 +336,6 @@ static bool sysfs_path_is_valid(const char *k) {
 static void setting_free(Setting *s) {
         free(s->key);
         free(s->value);
-        free(s->file);
 }
 
 static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_key, const char *value, bool sysctl) {
@@ -382,11 +381,9 @@ static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_k
                 (*list)[i] = (Setting) { .key = TAKE_PTR(key) };
                 (*n)++;
         } else
-                setting_free(&(Setting) { .value = (*list)[i].value, .file = (*list)[i].file });
+                free((*list)[i].value);
         (*list)[i].value = xstrdup(value);
         (*list)[i].ignore_missing = ignore_missing;
-        (*list)[i].file = xstrdup(ps->name);
-        (*list)[i].line = ps->line;
 }
 
 static int handler(void *user, const char *section, const char *raw_key, const char *value) {
@@ -638,11 +635,6 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
 
         sources_free(s, n);
         return r;
-}
-
-bool policy_is_empty(const Policy *p) {
-        return !p->unit_mask && !p->module_unload && !p->module_blacklist &&
-               p->n_sysctl == 0 && p->n_sysfs == 0 && !p->file_remove;
 }
 
 void policy_done(Policy *p) {

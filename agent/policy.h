@@ -4,13 +4,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A key = value setting of [Sysctl] or [Sysfs], with where it was set. */
+/* A key = value setting of [Sysctl] or [Sysfs]. */
 typedef struct Setting {
         char *key;              /* sysctl: dotted name; sysfs: absolute path */
         char *value;
         bool ignore_missing;    /* written with a leading '-' */
-        char *file;
-        unsigned line;
 } Setting;
 
 typedef struct Policy {
@@ -58,7 +56,6 @@ int policy_parse_string(Policy *p, const char *name, const char *text);
 int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t len);
 
 void policy_done(Policy *p);
-bool policy_is_empty(const Policy *p);
 
 /* Validation helpers shared with the executors. */
 bool unit_name_is_valid(const char *s, bool allow_glob);

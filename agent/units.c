@@ -294,6 +294,36 @@ static void probe_live_triggers(Context *ctx, Plan *plan, char **installed, char
         unit_properties_done(props, n);
 }
 
+/* A mask on disk that the running manager has not loaded (no reload since it was written)
+ * is not in effect: the unit can still be started. */
+static void probe_loaded_masks(Context *ctx, Plan *plan) {
+        UnitProperty *props = xcalloc(plan->n_actions ?: 1, sizeof(UnitProperty));
+        Action **masks = xcalloc(plan->n_actions ?: 1, sizeof(Action *));
+        size_t n = 0;
+
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                Action *m = plan->actions[i];
+                if (m->kind == KIND_UNITS && m->verb == VERB_MASK && m->state == STATE_UNCHANGED &&
+                    !unit_is_template(m->target)) {
+                        masks[n] = m;
+                        props[n++] = (UnitProperty) { .unit = m->target };
+                }
+        }
+        get_unit_properties(ctx, props, n, "LoadState");
+        for (size_t i = 0; i < n; i++) {
+                if (props[i].error < 0) {
+                        masks[i]->state = STATE_IMPOSSIBLE;
+                        action_set_reason(masks[i], "cannot read its LoadState: %s", props[i].message);
+                } else if (!streq(props[i].value, "masked")) {
+                        masks[i]->state = STATE_CHANGE;
+                        action_set_reason(masks[i], "masked on disk, but the system manager has it %s "
+                                          "(no reload since)", props[i].value);
+                }
+        }
+        unit_properties_done(props, n);
+        free(masks);
+}
+
 static bool state_running(const char *state) {
         return state && (streq(state, "active") || streq(state, "activating") ||
                          streq(state, "reloading") || streq(state, "deactivating"));
@@ -433,8 +463,10 @@ static int units_probe(Context *ctx, Plan *plan) {
                 return 0;
 
         probe_patterns(ctx, plan, installed, &probed);
-        if (ctx->bus)
+        if (ctx->bus) {
                 probe_live_triggers(ctx, plan, installed, probed);
+                probe_loaded_masks(ctx, plan);
+        }
         if (ctx->bus && ctx->policy->unit_stop)
                 probe_stops(ctx, plan);
         return probe_stale_masks(ctx, plan, from);

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Test rigs for dpuos-trim (DESIGN §7.3, §7.4): a cached Debian 12 root built with mmdebstrap,
+# Test rigs for dpuos-trim (docs/design.md, Tests): a cached Debian 12 root built with mmdebstrap,
 # booted either as a systemd-nspawn container or as a qemu VM with its own kernel.
 #
 #   source tests/rig/lib.sh

@@ -406,6 +406,15 @@ static void remove_stale_temporaries(int dir_fd, const char *name) {
                         (void) unlinkat(dir_fd, de->d_name, 0);
 }
 
+/* A rename, link or unlink is durable once its directory is synced: an error there (EIO)
+ * means the change may not survive a power cut. A file system that cannot sync a
+ * directory at all says EINVAL; there is nothing more to do. */
+static int fsync_dir(int dir_fd) {
+        if (fsync(dir_fd) >= 0 || errno == EINVAL)
+                return 0;
+        return negative_errno();
+}
+
 int write_file_atomic_in_root(int root_fd, const char *path, const char *content, mode_t mode) {
         _cleanup_free_ char *old = NULL, *tmp = NULL;
         _cleanup_close_ int dir_fd = -1, fd = -1;
@@ -439,8 +448,8 @@ int write_file_atomic_in_root(int root_fd, const char *path, const char *content
                 (void) unlinkat(dir_fd, tmp, 0);
                 return r;
         }
-        (void) fsync(dir_fd);
-        return 1;
+        r = fsync_dir(dir_fd);
+        return r < 0 ? r : 1;
 }
 
 int symlink_in_root(int root_fd, const char *target, const char *path) {
@@ -452,8 +461,7 @@ int symlink_in_root(int root_fd, const char *target, const char *path) {
                 return dir_fd;
         if (symlinkat(target, dir_fd, name) < 0)
                 return negative_errno();
-        (void) fsync(dir_fd);
-        return 0;
+        return fsync_dir(dir_fd);
 }
 
 int unlink_in_root(int root_fd, const char *path) {
@@ -465,10 +473,9 @@ int unlink_in_root(int root_fd, const char *path) {
                 return 0;
         if (dir_fd < 0)
                 return dir_fd;
-        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
-                return negative_errno();
-        (void) fsync(dir_fd);
-        return 0;
+        if (unlinkat(dir_fd, name, 0) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        return fsync_dir(dir_fd);
 }
 
 int readlink_in_root(int root_fd, const char *path, char **ret) {

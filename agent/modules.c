@@ -150,6 +150,7 @@ static int kmod_get(Context *ctx) {
         if (!ctx->kmod)
                 return -ENOMEM;
         kmod_set_log_fn(ctx->kmod, kmod_log, NULL);
+        /* The indexes only make look-ups faster; without them libkmod reads the files. */
         (void) kmod_load_resources(ctx->kmod);
         return 0;
 }

@@ -9,6 +9,8 @@ packages=(
         libsystemd-dev libkmod-dev libmount-dev libinih-dev libcap-dev
         # the real tools the tests read the agent's output back with
         systemd kmod procps util-linux jq
+        # fault injection (an I/O error where no file system would give one on demand)
+        strace
         # container and VM rigs
         mmdebstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
         # the packaging test builds the openEuler package with rpmbuild

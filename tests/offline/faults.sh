@@ -140,6 +140,25 @@ expect "state directory read-only: no stamp" test ! -e "$ROOT/etc/dpuos-trim/app
 fp_check "state directory read-only"
 expect_verify_fails "state directory read-only"
 
+# An I/O error when the directory is synced after the rename: the new file may not survive
+# a power cut, so the write failed. strace makes fsync() fail, the file's first, then the
+# directory's.
+if command -v strace >/dev/null; then
+        for n in 1 2; do
+                setup "fsync-$n" sysctl
+                RC=0
+                DPUOS_TRIM_PROC_CMDLINE=quiet strace -f -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when=$n \
+                        "$DPUOS_TRIM" --root="$ROOT" --firstboot >"$OUT" 2>"$ERR" || RC=$?
+                what="fsync number $n fails with EIO"
+                expect_eq "$what: exit 1" 1 "$RC"
+                expect "$what: the error is named" grep -q "Input/output error" "$OUT"
+                expect_named "$what" /etc/sysctl.d/90-dpuos-trim.conf
+                expect "$what: no stamp" test ! -e "$ROOT/etc/dpuos-trim/applied"
+        done
+else
+        missing "strace, to make fsync() fail"
+fi
+
 # A full file system while files are removed: removing needs no room, so it goes on, and
 # the bytes it says it freed are the bytes the file system got back.
 ROOT=$SCRATCH/full-removal

@@ -8,6 +8,7 @@
 #include "glob.h"
 #include "log.h"
 #include "macro.h"
+#include "protect.h"
 #include "strv.h"
 
 /* [Files] PreventReinstall=yes: removed files would come back with the next update of their
@@ -93,6 +94,16 @@ static char *dpkg_content(Context *ctx) {
                 return NULL;
         STRV_FOREACH(k, p->file_keep)
                 dpkg_add(&lines, "path-include", *k, merged);
+        /* What is never removed is never excluded either: an update of libc6 under a
+         * path-exclude that covers libc.so.6 would delete it. (The top-level
+         * directories themselves, "/" "*", dpkg never excludes.) */
+        for (const char * const *g = protected_paths; *g; g++)
+                if (!streq(*g, "/*"))
+                        dpkg_add(&lines, "path-include", *g, merged);
+        for (const char * const *t = protected_trees; *t; t++) {
+                _cleanup_free_ char *below = xasprintf("%s/**", *t);
+                dpkg_add(&lines, "path-include", below, merged);
+        }
         _cleanup_free_ char *head = header(p, "#");
         return lines_join(head, lines);
 }

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <libkmod.h>
+#include <systemd/sd-bus.h>
+
 #include "executor.h"
 #include "log.h"
 #include "macro.h"
+#include "protect.h"
 #include "strv.h"
 
 /* The order of application. Units first, so that nothing masked starts while the rest
@@ -59,4 +63,14 @@ int executors_apply(Context *ctx, Plan *plan, Kind kind) {
                 RET_GATHER(ret, gather(plan, e, "applying", before, e->apply(ctx, plan)));
         }
         return ret;
+}
+
+void context_done(Context *ctx) {
+        ctx->bus = sd_bus_flush_close_unref(ctx->bus);
+        ctx->kmod = kmod_unref(ctx->kmod);
+        protected_free(ctx->protected);
+        ctx->protected = NULL;
+        if (ctx->root_fd >= 0)
+                close(ctx->root_fd);
+        ctx->root_fd = -1;
 }

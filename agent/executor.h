@@ -23,6 +23,9 @@ typedef struct Executor {
 extern const Executor units_executor, modules_executor, sysctl_executor, sysfs_executor,
         exclusions_executor, files_executor;
 
+/* Closes what the executors opened in the context (bus, libkmod, caches, the root). */
+void context_done(Context *ctx);
+
 /* Probe or apply every executor of the kind, in the order of the table in executor.c. */
 int executors_probe(Context *ctx, Plan *plan, Kind kind);
 int executors_apply(Context *ctx, Plan *plan, Kind kind);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "protect.h"
 #include "strv.h"
 
 /* Removal walks the tree from each pattern's literal directory with one directory
@@ -24,36 +25,6 @@
  * matcher handles paths that deep. A deeper tree is reported, not walked. */
 #define MAX_DEPTH 8192
 #define MAX_FAILURES_LISTED 20
-
-/* Whatever the policy says, these are never removed (dpuos-trim.conf(5), "Protected
- * paths"). The first entry, a single glob segment, stands for every top-level directory
- * itself (not what is in it); the rest are globs over in-tree paths. */
-static const char * const protected_static[] = {
-        "/*",
-        "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/fstab",
-        "/etc/machine-id", "/etc/os-release", "/usr/lib/os-release",
-        /* the dynamic loader and libc, wherever the distribution keeps them */
-        "/lib*/ld-linux*", "/usr/lib*/ld-linux*", "/lib/*/ld-linux*", "/usr/lib/*/ld-linux*",
-        "/lib*/libc.so*", "/usr/lib*/libc.so*", "/lib/*/libc.so*", "/usr/lib/*/libc.so*",
-        "/lib*/ld-musl*", "/usr/lib*/ld-musl*",
-        /* glibc before 2.34 (openEuler 20.03: 2.28): libc.so.6 and the loader are links to
-         * libc-2.28.so and ld-2.28.so, the files that must stay */
-        "/lib*/libc-[0-9]*.so", "/usr/lib*/libc-[0-9]*.so", "/lib/*/libc-[0-9]*.so", "/usr/lib/*/libc-[0-9]*.so",
-        "/lib*/ld-[0-9]*.so", "/usr/lib*/ld-[0-9]*.so", "/lib/*/ld-[0-9]*.so", "/usr/lib/*/ld-[0-9]*.so",
-        /* PID 1 */
-        "/sbin/init", "/usr/sbin/init", "/lib/systemd/systemd", "/usr/lib/systemd/systemd",
-        /* dpuos-trim itself: binary, units, generator, policy and state */
-        BINDIR "/dpuos-trim",
-        "/usr/lib/systemd/system/dpuos-trim*", "/lib/systemd/system/dpuos-trim*",
-        "/etc/systemd/system/dpuos-trim*",
-        "/usr/lib/systemd/system-generators/dpuos-trim*", "/lib/systemd/system-generators/dpuos-trim*",
-};
-
-/* These are protected with everything below them, also when a pattern starts inside. */
-static const char * const protected_trees[] = {
-        "/proc", "/sys", "/dev", "/run",
-        "/etc/dpuos-trim", "/usr/local/lib/dpuos-trim", "/usr/lib/dpuos-trim", "/var/lib/dpuos-trim",
-};
 
 typedef struct Guard {
         Glob glob;
@@ -128,10 +99,10 @@ static void load_mounts(Context *ctx, char ***ret) {
 }
 
 static void rails_load(Context *ctx, Rails *r) {
-        for (size_t i = 0; i < ELEMENTSOF(protected_static); i++)
-                guards_add(&r->protected, protected_static[i]);
-        for (size_t i = 0; i < ELEMENTSOF(protected_trees); i++)
-                guards_add(&r->trees, protected_trees[i]);
+        for (const char * const *g = protected_paths; *g; g++)
+                guards_add(&r->protected, *g);
+        for (const char * const *g = protected_trees; *g; g++)
+                guards_add(&r->trees, *g);
         if (!ctx->offline) {
                 add_exe(&r->protected, "/proc/self/exe");
                 add_exe(&r->protected, "/proc/1/exe");

@@ -49,6 +49,9 @@ static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
 
+#define MAX(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a > _b ? _a : _b; })
+#define MIN(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a < _b ? _a : _b; })
+
 /* Keep the first error of a series, as systemd's RET_GATHER(). */
 #define RET_GATHER(ret, r) ({ int _r = (r); if ((ret) >= 0 && _r < 0) (ret) = _r; (ret); })
 

@@ -8,6 +8,7 @@
 #include "executor.h"
 #include "fs-util.h"
 #include "glob.h"
+#include "protect.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
@@ -20,20 +21,6 @@ typedef struct ModuleIndex {
         char **loadable;
         char **builtin;
 } ModuleIndex;
-
-static char *module_from_index_line(const char *line) {
-        const char *end = strchrnul(line, ':'), *base = line;
-        const char *ko;
-
-        for (const char *c = line; c < end; c++)
-                if (*c == '/')
-                        base = c + 1;
-        ko = strstr(base, ".ko");
-        if (!ko || ko > end)
-                return NULL;
-        _cleanup_free_ char *name = xstrndup(base, ko - base);
-        return module_name_normalize(name);
-}
 
 /* A kernel without the index (not yet depmod'ed) has nothing to list; one that cannot be
  * read is an error: globs would miss its modules. */
@@ -48,7 +35,7 @@ static int index_file(Context *ctx, const char *path, char ***names) {
         if (r < 0)
                 return r;
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *m = module_from_index_line(l);
+                char *m = module_name_from_index(l);
                 if (m && !strv_contains(*names, m))
                         strv_push(names, m);
                 else
@@ -114,7 +101,12 @@ static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix,
         bool persisted = strv_contains(existing, bl) && strv_contains(existing, in);
         Action *a;
 
-        if (module_kept(ctx->policy, name)) {
+        const char *why = protected_module(ctx, name);
+
+        if (why) {
+                a = plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_PROTECTED);
+                action_set_reason(a, "protected: %s", why);
+        } else if (module_kept(ctx->policy, name)) {
                 a = plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_SKIP);
                 action_set_reason(a, "kept by the policy (Keep=)");
         } else if (persisted)
@@ -264,6 +256,7 @@ static void probe_unused_dependencies(Context *ctx, Plan *plan) {
                                 _cleanup_free_ char *why = NULL;
 
                                 if (plan_find(plan, KIND_MODULES, VERB_UNLOAD, dn) || module_kept(ctx->policy, dn) ||
+                                    protected_module(ctx, dn) ||
                                     kmod_module_get_initstate(d) != KMOD_MODULE_LIVE ||
                                     !removable(ctx, plan, dn, &why))
                                         continue;
@@ -297,9 +290,13 @@ static int unload_wanted(Context *ctx, char ***wanted) {
 
 static void probe_unload_one(Context *ctx, Plan *plan, const char *name) {
         int refcnt, state = module_initstate(ctx, name, &refcnt);
+        const char *why = protected_module(ctx, name);
         Action *a;
 
-        if (module_kept(ctx->policy, name)) {
+        if (why) {
+                a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_PROTECTED);
+                action_set_reason(a, "protected: %s", why);
+        } else if (module_kept(ctx->policy, name)) {
                 a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_SKIP);
                 action_set_reason(a, "kept by the policy (Keep=)");
         } else if (state == KMOD_MODULE_BUILTIN) {
@@ -457,6 +454,9 @@ static int modules_probe(Context *ctx, Plan *plan) {
         size_t from;
         int r, ri;
 
+        /* libkmod also tells what the protected modules depend on. */
+        if (!ctx->offline && (ctx->policy->module_unload || ctx->policy->module_blacklist) && kmod_get(ctx) < 0)
+                log_debug("libkmod is not available; protecting the modules without their dependencies.");
         if (ctx->policy->module_unload && !ctx->offline)
                 probe_unload(ctx, plan);
 

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <libkmod.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <systemd/sd-bus.h>
 
 #include "macro.h"
 #include "plan.h"
@@ -238,12 +236,4 @@ bool action_begin(Context *ctx, Plan *plan, Action *a) {
                 return false;
         }
         return !ctx->dry_run && !plan->stopped;
-}
-
-void context_done(Context *ctx) {
-        ctx->bus = sd_bus_flush_close_unref(ctx->bus);
-        ctx->kmod = kmod_unref(ctx->kmod);
-        if (ctx->root_fd >= 0)
-                close(ctx->root_fd);
-        ctx->root_fd = -1;
 }

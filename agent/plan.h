@@ -92,9 +92,10 @@ typedef struct Context {
         /* Live backends, connected on first use. */
         sd_bus *bus;
         struct kmod_ctx *kmod;
+
+        struct Protected *protected;   /* what protect.c found, once */
 } Context;
 
-void context_done(Context *ctx);
 
 const char *kind_to_string(Kind k);
 int kind_from_string(const char *s);

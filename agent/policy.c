@@ -164,50 +164,6 @@ static int parse_boolean(const char *v) {
         return -EINVAL;
 }
 
-bool unit_name_is_valid(const char *s, bool allow_glob) {
-        static const char * const suffixes[] = {
-                ".service", ".socket", ".target", ".device", ".mount", ".automount",
-                ".swap", ".timer", ".path", ".slice", ".scope",
-        };
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 255)
-                return false;
-        for (const char *c = s; *c; c++)
-                if (!isalnum((unsigned char) *c) && !strchr(":-_.\\@", *c) &&
-                    !(allow_glob && strchr("*?[]!", *c)))
-                        return false;
-        if (allow_glob && string_is_glob(s))
-                return true;
-        if (s[0] == '.' || s[0] == '@')
-                return false;
-        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
-                if (endswith(s, suffixes[i]) && n > strlen(suffixes[i]))
-                        return true;
-        return false;
-}
-
-bool module_name_is_valid(const char *s, bool allow_glob) {
-        size_t n = strlen(s);
-
-        /* The kernel's MODULE_NAME_LEN is 56 including the NUL. */
-        if (n == 0 || n > 55)
-                return false;
-        for (const char *c = s; *c; c++)
-                if (!isalnum((unsigned char) *c) && *c != '_' && *c != '-' &&
-                    !(allow_glob && strchr("*?[]!", *c)))
-                        return false;
-        return true;
-}
-
-char *module_name_normalize(const char *s) {
-        char *r = xstrdup(s);
-        for (char *c = r; *c; c++)
-                if (*c == '-')
-                        *c = '_';
-        return r;
-}
-
 int file_pattern_check(const char *pattern, bool for_removal, const char **ret_why) {
         const char *why = NULL;
         unsigned globstars = 0;
@@ -265,6 +221,11 @@ static void parse_list(Parser *ps, char ***list, ListKind kind, const char *key,
                 case LIST_UNIT:
                         if (!unit_name_is_valid(w, true)) {
                                 parser_error(ps, "%s=: '%s' is not a valid unit name or glob", key, w);
+                                return;
+                        }
+                        /* A glob never matches a protected unit; a name is a mistake. */
+                        if (streq(key, "Mask") && !string_is_glob(w) && (why = unit_name_protected(w))) {
+                                parser_error(ps, "%s=: '%s' is protected (%s) and is never masked", key, w, why);
                                 return;
                         }
                         strv_extend(&words, w);

@@ -57,8 +57,7 @@ int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t le
 
 void policy_done(Policy *p);
 
-/* Validation helpers shared with the executors. */
-bool unit_name_is_valid(const char *s, bool allow_glob);
-bool module_name_is_valid(const char *s, bool allow_glob);
-char *module_name_normalize(const char *s);
+#include "names.h"
+
+/* Validation helper shared with the executors. */
 int file_pattern_check(const char *pattern, bool for_removal, const char **ret_why);

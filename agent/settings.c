@@ -6,6 +6,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "macro.h"
+#include "protect.h"
 #include "settings.h"
 #include "strv.h"
 
@@ -155,19 +156,27 @@ int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
         r = conffile_read(ctx, sk->conf_path, &existing);
         settings = sk->settings(ctx->policy, &n);
         for (size_t i = 0; i < n; i++)
-                strv_push(&desired, sk->conf_line(&settings[i]));
+                if (!protected_setting(ctx, sk->kind, settings[i].key, settings[i].value))
+                        strv_push(&desired, sk->conf_line(&settings[i]));
         if (r >= 0)
                 conffile_probe_stale(plan, sk->kind, existing, desired);
 
         for (size_t i = 0; i < n; i++) {
-                bool persisted = strv_contains(existing, desired[i]);
+                _cleanup_free_ char *line = sk->conf_line(&settings[i]);
+                const char *why = protected_setting(ctx, sk->kind, settings[i].key, settings[i].value);
+                bool persisted = strv_contains(existing, line);
                 Action *a = plan_add(plan, sk->kind, VERB_SET, settings[i].key,
                                      persisted ? STATE_UNCHANGED : STATE_CHANGE);
 
                 a->value = xstrdup(settings[i].value);
+                if (why) {
+                        a->state = STATE_PROTECTED;
+                        action_set_reason(a, "protected: %s", why);
+                        continue;
+                }
                 if (persisted) {
                         /* What stays in the file should this action fail. */
-                        a->data = xstrdup(desired[i]);
+                        a->data = xstrdup(line);
                         a->free_data = free;
                 }
                 if (!ctx->offline)
@@ -352,7 +361,8 @@ static char **persisted_lines(const SettingsKind *sk, Context *ctx, Plan *plan) 
         settings = sk->settings(ctx->policy, &n);
         for (size_t i = 0; i < n; i++) {
                 const Action *a = plan_find(plan, sk->kind, VERB_SET, settings[i].key);
-                if (a && (a->state == STATE_IMPOSSIBLE || a->outcome == OUTCOME_FAILED) && !a->data)
+                if (a && (a->state == STATE_PROTECTED ||
+                          ((a->state == STATE_IMPOSSIBLE || a->outcome == OUTCOME_FAILED) && !a->data)))
                         continue;
                 strv_push(&lines, sk->conf_line(&settings[i]));
         }

@@ -11,7 +11,9 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "protect.h"
 #include "strv.h"
+#include "unit-path.h"
 
 #define MASK_DIR "/etc/systemd/system"
 /* The units dpuos-trim itself masked: a mask the policy no longer asks for (and, for
@@ -21,29 +23,15 @@
 #define STOP_TIMEOUT_USEC (90ULL * 1000000ULL)
 #define RELOAD_TIMEOUT_USEC (180ULL * 1000000ULL)
 
-/* The unit search path of the system manager, highest priority first (systemd.unit(5)). On
- * merged-/usr systems /lib is /usr/lib; names found twice are listed once. The generator
- * directories exist only on a running system: units made from SysV scripts live there. */
-static const char * const unit_dirs[] = {
-        "/run/systemd/generator.early",
-        "/etc/systemd/system",
-        "/run/systemd/system",
-        "/run/systemd/generator",
-        "/usr/local/lib/systemd/system",
-        "/usr/lib/systemd/system",
-        "/lib/systemd/system",
-        "/run/systemd/generator.late",
-};
-
 /* The installed unit files. A directory of the search path that exists but cannot be read
  * would leave globs short of units: that is an error (its path in *ret_dir). */
 static int list_unit_files(Context *ctx, char ***ret, const char **ret_dir) {
-        for (size_t i = 0; i < ELEMENTSOF(unit_dirs); i++) {
-                _cleanup_closedir_ DIR *d = opendir_in_root(ctx->root_fd, unit_dirs[i]);
+        for (const char * const *dir = unit_search_path; *dir; dir++) {
+                _cleanup_closedir_ DIR *d = opendir_in_root(ctx->root_fd, *dir);
                 struct dirent *de;
 
                 if (!d && errno != ENOENT) {
-                        *ret_dir = unit_dirs[i];
+                        *ret_dir = *dir;
                         return negative_errno();
                 }
                 while (d && (de = readdir(d)))
@@ -107,9 +95,16 @@ static int mask_state(Context *ctx, const char *unit, char **ret_target) {
 /* What is at /etc/systemd/system/UNIT decides whether a mask can be written there. */
 static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char *unit) {
         _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
+        const char *why = protected_unit(ctx, unit);
         Action *a;
-        int state = mask_state(ctx, unit, &target);
+        int state;
 
+        if (why) {
+                a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_PROTECTED);
+                action_set_reason(a, "protected: %s", why);
+                return a;
+        }
+        state = mask_state(ctx, unit, &target);
         if (state < 0) {
                 a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_IMPOSSIBLE);
                 action_set_reason(a, "cannot read %s: %s", path, strerror(-state));

@@ -101,7 +101,7 @@ $ROOT$ETC/60-reset.conf" "$(jq_report '.policy.sources[]')"
 mkdir -p "$SCRATCH/a" "$SCRATCH/b"
 printf '[Units]\nMask=bluetooth.service\n' >"$SCRATCH/a/10-x.conf"
 printf '[Units]\nMask=cups.service\n' >"$SCRATCH/b/10-x.conf"
-printf '[Units]\nMask=sshd.service\n' >"$SCRATCH/b/20-y.conf"
+printf '[Units]\nMask=postfix.service\n' >"$SCRATCH/b/20-y.conf"
 ROOT=$SCRATCH/explicit
 make_os_tree "$ROOT"
 policy 10-base.conf <<'EOF'
@@ -111,7 +111,7 @@ EOF
 run_trim --policy="$SCRATCH/a" --policy="$SCRATCH/b"
 expect_eq "apply with --policy exits 0" 0 "$RC"
 expect_eq "--policy replaces the search path; the earlier directory wins a shared name" \
-        "bluetooth.service sshd.service" "$(masked)"
+        "bluetooth.service postfix.service" "$(masked)"
 run_trim --dry-run --json --policy="$SCRATCH/b/20-y.conf"
 expect_eq "--policy=FILE reads just that file" "$SCRATCH/b/20-y.conf" "$(jq -r '.policy.sources | join(" ")' "$OUT")"
 

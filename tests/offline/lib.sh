@@ -185,7 +185,7 @@ make_os_tree() {
         ln -s ../usr/lib/os-release "$r/etc/os-release"
 
         for u in cups.service cups.socket cups.path avahi-daemon.service avahi-daemon.socket \
-                 bluetooth.service sshd.service chronyd.service postfix.service getty@.service; do
+                 bluetooth.service sshd.service chronyd.service postfix.service getty@.service e2scrub@.service; do
                 unit_file "$r/usr/lib/systemd/system/$u"
         done
         mkdir -p "$r/etc/systemd/system"

@@ -16,7 +16,7 @@ policy 50-tools.conf <<'EOF'
 [Policy]
 Name=tools
 [Units]
-Mask=cups.service avahi-daemon.service getty@.service
+Mask=cups.service avahi-daemon.service e2scrub@.service
 Keep=sshd.service
 [Modules]
 Blacklist=floppy snd-pcm
@@ -34,7 +34,7 @@ expect_eq "apply exits 0" 0 "$RC"
 [[ $RC -eq 0 ]] || sed 's/^/    stderr: /' "$ERR"
 
 # systemctl reads the unit search path under --root the way PID 1 does.
-for u in cups.service cups.socket cups.path avahi-daemon.service avahi-daemon.socket getty@.service; do
+for u in cups.service cups.socket cups.path avahi-daemon.service avahi-daemon.socket e2scrub@.service; do
         expect_eq "systemctl --root is-enabled $u: masked" masked \
                 "$(systemctl --root="$ROOT" is-enabled "$u" 2>&1 || true)"
 done

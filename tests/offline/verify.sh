@@ -64,7 +64,9 @@ path-exclude=/lib/firmware/radeon
 path-exclude=/lib/firmware/radeon/*
 path-include=/usr/share/doc/*/copyright
 path-include=/usr/share/doc/*/copyright/*
-path-include=/usr/share/locale/en_US/*" "$(conf_lines "$ROOT/etc/dpkg/dpkg.cfg.d/dpuos-trim")"
+path-include=/usr/share/locale/en_US/*" "$(conf_lines "$ROOT/etc/dpkg/dpkg.cfg.d/dpuos-trim" | head -n 10)"
+expect "then the protected files, included: the C library" \
+        grep -qxF 'path-include=/usr/lib/*/libc.so*' "$ROOT/etc/dpkg/dpkg.cfg.d/dpuos-trim"
 if command -v rpm >/dev/null; then
         expect_eq "rpm reads %_excludedocs and %_install_langs from its macros file" "1|C:en_US" \
                 "$(rpm --load "$ROOT/etc/rpm/macros.dpuos-trim" --eval '%{_excludedocs}|%{_install_langs}')"

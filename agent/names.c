@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+
+#include "glob.h"
+#include "macro.h"
+#include "names.h"
+
+bool unit_name_is_valid(const char *s, bool allow_glob) {
+        static const char * const suffixes[] = {
+                ".service", ".socket", ".target", ".device", ".mount", ".automount",
+                ".swap", ".timer", ".path", ".slice", ".scope",
+        };
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 255)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr(":-_.\\@", *c) &&
+                    !(allow_glob && strchr("*?[]!", *c)))
+                        return false;
+        if (allow_glob && string_is_glob(s))
+                return true;
+        if (s[0] == '.' || s[0] == '@')
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (endswith(s, suffixes[i]) && n > strlen(suffixes[i]))
+                        return true;
+        return false;
+}
+
+bool module_name_is_valid(const char *s, bool allow_glob) {
+        size_t n = strlen(s);
+
+        /* The kernel's MODULE_NAME_LEN is 56 including the NUL. */
+        if (n == 0 || n > 55)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && *c != '_' && *c != '-' &&
+                    !(allow_glob && strchr("*?[]!", *c)))
+                        return false;
+        return true;
+}
+
+char *module_name_normalize(const char *s) {
+        char *r = xstrdup(s);
+        for (char *c = r; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        return r;
+}
+
+/* Units the boot, the journal, the bus, a login on the console and the management access
+ * need, and dpuos-trim's own (dpuos-trim.conf(5), PROTECTED). */
+static const struct {
+        const char *glob;
+        const char *why;
+} protected_units[] = {
+        { "dpuos-trim*",                   "dpuos-trim itself" },
+        { "systemd-journald*",             "the journal" },
+        { "systemd-journal-flush.service", "the journal" },
+        { "systemd-udev*",                 "device management (udev)" },
+        { "dbus.*",                        "the system bus" },
+        { "dbus-broker.service",           "the system bus" },
+        { "sysinit.target",                "the boot" },
+        { "basic.target",                  "the boot" },
+        { "local-fs.target",               "the boot" },
+        { "local-fs-pre.target",           "the boot" },
+        { "sockets.target",                "the boot" },
+        { "default.target",                "the boot" },
+        { "emergency.*",                   "recovery" },
+        { "rescue.*",                      "recovery" },
+        { "systemd-remount-fs.service",    "the root file system" },
+        { "systemd-fsck-root.service",     "the root file system" },
+        { "systemd-fsck@*.service",        "the file systems" },
+        { "-.mount",                       "the root file system" },
+        { "usr.mount",                     "the file systems of the boot" },
+        { "var.mount",                     "the file systems of the boot" },
+        { "boot.mount",                    "the file systems of the boot" },
+        { "*.device",                      "a device of the kernel" },
+        { "systemd-tmpfiles-setup*",       "the boot" },
+        { "systemd-sysctl.service",        "the persisted settings" },
+        { "systemd-modules-load.service",  "the boot" },
+        { "kmod-static-nodes.service",     "the boot" },
+        { "systemd-user-sessions.service", "logins" },
+        { "getty.target",                  "a login on the console" },
+        { "getty@*.service",               "a login on the console" },
+        { "serial-getty@*.service",        "a login on the console" },
+        { "console-getty.service",         "a login on the console" },
+        { "container-getty@*.service",     "a login on the console" },
+        { "ssh.*",                         "the management access (SSH)" },
+        { "ssh@*.service",                 "the management access (SSH)" },
+        { "sshd.*",                        "the management access (SSH)" },
+        { "sshd@*.service",                "the management access (SSH)" },
+        { "sshd-keygen*",                  "the management access (SSH)" },
+        { "network.target",                "the management network" },
+        { "network-pre.target",            "the management network" },
+        { "networking.service",            "the management network" },
+        { "systemd-networkd*",             "the management network" },
+        { "NetworkManager.service",        "the management network" },
+};
+
+const char *unit_name_protected(const char *unit) {
+        for (size_t i = 0; i < ELEMENTSOF(protected_units); i++)
+                if (glob_match_name(protected_units[i].glob, unit))
+                        return protected_units[i].why;
+        return NULL;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+/* The names a policy speaks of, as systemd and the kernel spell them. */
+bool unit_name_is_valid(const char *s, bool allow_glob);
+bool module_name_is_valid(const char *s, bool allow_glob);
+/* "snd-pcm" and "snd_pcm" are one module: the kernel's spelling, with '_'. */
+char *module_name_normalize(const char *s);
+
+/* Why no policy may mask this unit, or NULL: a fixed list of names and globs. A glob in
+ * Mask= never matches such a unit; a name is a policy error. */
+const char *unit_name_protected(const char *unit);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 
 #include "conffile.h"
@@ -82,6 +83,17 @@ static bool merged_usr(Context *ctx) {
         return fstatat(ctx->root_fd, "lib", &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode);
 }
 
+/* Would dpkg's path-exclude lines so far skip path? (fnmatch without FNM_PATHNAME, as
+ * dpkg matches.) Only those get a path-include of their own: the file stays short. */
+static bool excluded(char **lines, const char *path) {
+        STRV_FOREACH(l, lines) {
+                const char *g = startswith(*l, "path-exclude=");
+                if (g && fnmatch(g, path, 0) == 0)
+                        return true;
+        }
+        return false;
+}
+
 /* Excludes first, then includes: for dpkg the last matching line wins. */
 static char *dpkg_content(Context *ctx) {
         const Policy *p = ctx->policy;
@@ -103,6 +115,16 @@ static char *dpkg_content(Context *ctx) {
         for (const char * const *t = protected_trees; *t; t++) {
                 _cleanup_free_ char *below = xasprintf("%s/**", *t);
                 dpkg_add(&lines, "path-include", below, merged);
+        }
+        STRV_FOREACH(l, protected_libraries(ctx)) {
+                /* Packages may ship it under /lib, /bin or /sbin, as before /usr was merged. */
+                const char *alias = merged && (startswith(*l, "/usr/lib/") || startswith(*l, "/usr/bin/") ||
+                                               startswith(*l, "/usr/sbin/")) ? *l + strlen("/usr") : NULL;
+                for (const char *path = *l; path; path = path == *l ? alias : NULL)
+                        if (excluded(lines, path)) {
+                                _cleanup_free_ char *literal = glob_escape(path);
+                                strv_push(&lines, xasprintf("path-include=%s", literal));
+                        }
         }
         _cleanup_free_ char *head = header(p, "#");
         return lines_join(head, lines);

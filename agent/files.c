@@ -68,6 +68,8 @@ typedef struct Rails {
         Guards keep;
         char **mounts;     /* mount points inside the tree, as in-tree paths, sorted */
         size_t n_mounts;
+        char * const *libraries;  /* protected_libraries(): sorted, owned by the context */
+        size_t n_libraries;
 } Rails;
 
 static void add_exe(Guards *gs, const char *proc_link) {
@@ -111,6 +113,8 @@ static void rails_load(Context *ctx, Rails *r) {
                 guards_add(&r->keep, *k);
         load_mounts(ctx, &r->mounts);
         r->n_mounts = strv_length(r->mounts);
+        r->libraries = protected_libraries(ctx);
+        r->n_libraries = strv_length(r->libraries);
 }
 
 static void rails_done(Rails *r) {
@@ -501,6 +505,11 @@ static bool visit(Walk *w, int dir_fd, const Listed *l, dev_t dev, bool matched_
             guards_match(&r->trees, w->segs, w->n_segs, false)) {
                 if (matched)
                         note_protected(w, "protected path");
+                return false;
+        }
+        if (r->libraries && bsearch(&w->path, r->libraries, r->n_libraries, sizeof(char *), cmp_strp)) {
+                if (matched)
+                        note_protected(w, "a binary or library the system runs on");
                 return false;
         }
         if (guards_match(&r->keep, w->segs, w->n_segs, false))

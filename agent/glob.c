@@ -161,3 +161,15 @@ char *glob_literal_dir(const char *pattern) {
         }
         return end == pattern ? xstrdup("/") : xstrndup(pattern, end - pattern);
 }
+
+char *glob_escape(const char *s) {
+        char *r = xmalloc(strlen(s) * 2 + 1), *o = r;
+
+        for (; *s; s++) {
+                if (strchr("*?[]\\", *s))
+                        *o++ = '\\';
+                *o++ = *s;
+        }
+        *o = 0;
+        return r;
+}

@@ -48,3 +48,6 @@ bool glob_may_match_below_segs(const Glob *g, const GlobSeg *dir, size_t n);
 
 /* Glob over names without '/' (unit and module names): fnmatch semantics. */
 bool glob_match_name(const char *pattern, const char *name);
+
+/* s with every glob character escaped, so that as a pattern it matches only itself. */
+char *glob_escape(const char *s);

@@ -56,6 +56,7 @@ static const struct {
         const char *why;
 } protected_units[] = {
         { "dpuos-trim*",                     "dpuos-trim itself" },
+        { "first-boot-complete.target",      "dpuos-trim itself" },
         { "systemd-journald*",               "the journal" },
         { "systemd-journal-flush.service",   "the journal" },
         { "systemd-udev*",                   "device management (udev)" },
@@ -97,6 +98,19 @@ static const struct {
         { "networking.service",              "the management network" },
         { "systemd-networkd*",               "the management network" },
         { "NetworkManager.service",          "the management network" },
+        { "*.slice",                         "the control groups units run in" },
+        { "init.scope",                      "the control groups units run in" },
+        { "shutdown.target",                 "rebooting and powering off" },
+        { "umount.target",                   "rebooting and powering off" },
+        { "final.target",                    "rebooting and powering off" },
+        { "reboot.target",                   "rebooting and powering off" },
+        { "poweroff.target",                 "rebooting and powering off" },
+        { "halt.target",                     "rebooting and powering off" },
+        { "kexec.target",                    "rebooting and powering off" },
+        { "systemd-reboot.service",          "rebooting and powering off" },
+        { "systemd-poweroff.service",        "rebooting and powering off" },
+        { "systemd-halt.service",            "rebooting and powering off" },
+        { "systemd-kexec.service",           "rebooting and powering off" },
 };
 
 const char *unit_name_protected(const char *unit) {

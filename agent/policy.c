@@ -586,7 +586,10 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                 if (k < 0) {
                         strv_push(&p->errors, xasprintf("%s: cannot read policy: %s", s[i].display,
                                                         k == -EFBIG ? "larger than 1 MiB" :
-                                                        k == -EBADFD ? "not a regular file" : strerror(-k)));
+                                                        k == -ELOOP ? "a loop of symbolic links" :
+                                                        /* a socket cannot be opened (ENXIO) */
+                                                        k == -EBADFD || k == -ENXIO ? "not a regular file" :
+                                                        strerror(-k)));
                         r = -EINVAL;
                         continue;
                 }

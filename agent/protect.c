@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "elf-deps.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "names.h"
@@ -21,6 +22,8 @@ typedef struct Protected {
         char **units;              /* the default target and the targets it requires */
         bool modules_loaded;
         char **modules;            /* "name\twhy", sorted by name */
+        bool libraries_loaded;
+        char **libraries;          /* in-tree paths: essential binaries and their libraries */
         bool memory_loaded;
         uint64_t mem_total;        /* bytes; 0 offline */
         uint64_t hugepage_size;
@@ -31,6 +34,7 @@ void protected_free(Protected *p) {
                 return;
         strv_free(p->units);
         strv_free(p->modules);
+        strv_free(p->libraries);
         free(p);
 }
 
@@ -462,6 +466,45 @@ static void protect_offline_deps(Context *ctx, char ***set) {
         }
 }
 
+/* The drivers the network and storage hardware asks for by its modalias, loaded or not:
+ * the first boot runs before udev has loaded them and before any route exists. PCI class
+ * 0x01 is storage, 0x02 network; virtio device 1 is a NIC, 2 a disk, 8 a SCSI host. */
+static void protect_controllers(Context *ctx, char ***set) {
+        static const char * const buses[] = { "/sys/bus/pci/devices", "/sys/bus/virtio/devices" };
+
+        for (size_t b = 0; b < ELEMENTSOF(buses); b++) {
+                _cleanup_closedir_ DIR *d = opendir(buses[b]);
+                struct dirent *de;
+
+                while (d && (de = readdir(d))) {
+                        _cleanup_free_ char *id = NULL, *alias = NULL;
+                        _cleanup_free_ char *id_path = xasprintf("%s/%s/%s", buses[b], de->d_name, b == 0 ? "class" : "device");
+                        _cleanup_free_ char *alias_path = xasprintf("%s/%s/modalias", buses[b], de->d_name);
+                        struct kmod_list *list = NULL, *l;
+                        unsigned long v;
+
+                        if (de->d_name[0] == '.' || read_file_host(id_path, 64, &id) < 0 ||
+                            read_file_host(alias_path, 4096, &alias) < 0 || !ctx->kmod)
+                                continue;
+                        v = strtoul(id, NULL, 16);
+                        bool net = b == 0 ? (v >> 16) == 0x02 : v == 1;
+                        if (!net && !(b == 0 ? (v >> 16) == 0x01 : v == 2 || v == 8))
+                                continue;
+                        alias[strcspn(alias, "\n")] = 0;
+                        _cleanup_free_ char *why = xasprintf("the driver of the %s controller %s", net ? "network" : "storage",
+                                                             de->d_name);
+                        if (kmod_module_new_from_lookup(ctx->kmod, alias, &list) < 0)
+                                continue;
+                        kmod_list_foreach(l, list) {
+                                struct kmod_module *m = kmod_module_get_module(l);
+                                protect_with_deps(ctx, set, kmod_module_get_name(m), why);
+                                kmod_module_unref(m);
+                        }
+                        kmod_module_unref_list(list);
+                }
+        }
+}
+
 /* Offline there is no hardware to ask: the file systems /etc/fstab mounts at /, /usr, /var
  * and /boot, with what the kernels' modules.dep says they depend on. */
 static void protect_offline(Context *ctx, char ***set) {
@@ -495,9 +538,84 @@ const char *protected_module(Context *ctx, const char *name) {
                         protect_mounts(ctx, &p->modules);
                         protect_swaps(ctx, &p->modules);
                         protect_network(ctx, &p->modules);
+                        protect_controllers(ctx, &p->modules);
                         protect_console(ctx, &p->modules);
                 }
                 p->modules_loaded = true;
         }
         return set_find(p->modules, name);
+}
+
+/* ---- the binaries the system runs on, and their libraries */
+
+/* What the boot, a login on the console or over SSH, the journal, the package manager and
+ * dpuos-trim itself run: kept with every library they load, so that a Remove= of a
+ * library directory leaves a system that boots and can be managed. Globs are expanded in
+ * the tree; the PAM and NSS modules are loaded at run time, not linked. */
+static const char * const essential_binaries[] = {
+        "/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init", "/usr/sbin/init",
+        "/usr/lib/systemd/systemd-*", "/lib/systemd/systemd-*",
+        "/usr/bin/systemctl", "/usr/bin/journalctl", "/usr/bin/udevadm", "/usr/bin/systemd-tmpfiles",
+        "/usr/bin/systemd-sysusers", "/usr/bin/loginctl", "/usr/bin/busctl", "/bin/systemctl", "/bin/journalctl",
+        "/usr/bin/dbus-daemon", "/usr/bin/dbus-broker*", "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+        "/usr/sbin/sshd", "/usr/lib/openssh/*", "/usr/libexec/openssh/*",
+        "/usr/sbin/agetty", "/sbin/agetty", "/usr/bin/login", "/bin/login", "/usr/sbin/sulogin",
+        "/usr/bin/bash", "/bin/bash", "/usr/bin/sh", "/bin/sh", "/usr/bin/dash", "/bin/dash",
+        "/usr/bin/kmod", "/usr/sbin/modprobe", "/sbin/modprobe", "/usr/bin/mount", "/bin/mount",
+        "/usr/sbin/fsck*", "/sbin/fsck*", "/usr/sbin/e2fsck", "/sbin/e2fsck", "/usr/sbin/ldconfig", "/sbin/ldconfig",
+        "/usr/bin/dpkg*", "/usr/bin/apt", "/usr/bin/apt-get", "/usr/lib/apt/methods/*", "/usr/bin/rpm",
+        "/usr/lib*/security/*.so", "/usr/lib/*/security/*.so", "/lib*/security/*.so", "/lib/*/security/*.so",
+        "/usr/lib*/libnss_*", "/usr/lib/*/libnss_*", "/lib*/libnss_*", "/lib/*/libnss_*",
+        BINDIR "/dpuos-trim", "/usr/lib/systemd/system-generators/dpuos-trim-generator",
+        "/lib/systemd/system-generators/dpuos-trim-generator",
+        NULL,
+};
+
+/* The in-tree paths that match a glob of essential_binaries: one directory level at a
+ * time, each segment with fnmatch(). */
+static void expand_in_tree(Context *ctx, const char *dir, const char *rest, char ***ret) {
+        const char *slash = strchr(rest, '/');
+        _cleanup_free_ char *segment = slash ? xstrndup(rest, slash - rest) : xstrdup(rest);
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (!string_is_glob(segment)) {
+                _cleanup_free_ char *path = path_join(dir, segment);
+                if (slash)
+                        expand_in_tree(ctx, path, slash + 1, ret);
+                else if (faccessat(ctx->root_fd, path + 1, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
+                        strv_push(ret, TAKE_PTR(path));
+                return;
+        }
+        d = opendir_in_root(ctx->root_fd, *dir ? dir : "/");
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.' || !glob_match_name(segment, de->d_name))
+                        continue;
+                _cleanup_free_ char *path = path_join(dir, de->d_name);
+                if (slash)
+                        expand_in_tree(ctx, path, slash + 1, ret);
+                else
+                        strv_push(ret, TAKE_PTR(path));
+        }
+}
+
+/* The essential binaries of the tree and every library they load. */
+char **protected_libraries(Context *ctx) {
+        Protected *p = protected_get(ctx);
+
+        if (!p->libraries_loaded) {
+                _cleanup_strv_free_ char **binaries = NULL, **closure = NULL;
+
+                for (const char * const *b = essential_binaries; *b; b++)
+                        expand_in_tree(ctx, "", *b + 1, &binaries);
+                if (elf_closure(ctx->root_fd, binaries, &closure) < 0)
+                        closure = NULL;
+                STRV_FOREACH(b, binaries)
+                        strv_extend(&p->libraries, *b);
+                STRV_FOREACH(l, closure)
+                        strv_extend(&p->libraries, *l);
+                strv_sort(p->libraries);
+                p->libraries_loaded = true;
+        }
+        return p->libraries;
 }

@@ -29,6 +29,12 @@ const char *protected_module(Context *ctx, const char *name);
  * the memory, writes that detach devices). */
 const char *protected_setting(Context *ctx, Kind kind, const char *key, const char *value);
 
+/* The essential binaries of the tree (PID 1 and systemd's helpers, the bus, sshd, login,
+ * the shells, kmod, mount and fsck, dpkg, apt, rpm, dpuos-trim), the PAM and NSS modules,
+ * and every shared library they load (ELF dependencies): in-tree paths, sorted. A failure
+ * to read one leaves it out; the list only ever adds to what is protected. */
+char **protected_libraries(Context *ctx);
+
 /* The module a modules.dep line (or path) names: "kernel/fs/ext4/ext4.ko.xz:..." is ext4. */
 char *module_name_from_index(const char *line);
 

@@ -5,6 +5,7 @@
  * outside the copy; elf_read_dynamic() is checked against readelf. Synthetic files of the
  * four kinds (32 and 64 bit, either byte order) pin the search rules one by one, and
  * truncated, random and corrupted files must be skipped, never crash. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elf.h"
+#include "elf-deps.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "strv.h"

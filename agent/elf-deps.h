@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* agent/ is on the include path, so every <elf.h> of the agent (and of the system headers
- * that include it, <link.h>, <sys/auxv.h>) finds this file first: pass the system's on. */
-#include_next <elf.h>
-
 /* The shared libraries the system's essential binaries load, read from the tree being
  * trimmed: they stay whatever a policy removes. The files come from that tree, so they are
  * parsed as hostile input: a malformed one is an error, never a crash. */

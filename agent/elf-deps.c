@@ -2,7 +2,7 @@
 /* The dynamic section of ELF files of the tree, and the closure of the libraries binaries
  * load, found as the dynamic loader finds them. Only the headers and the strings needed are
  * read, with pread(): every offset and size comes from the file and is checked first. */
-#include <elf.h> /* the system's, through this directory's (see elf.h) */
+#include <elf.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "elf.h"
+#include "elf-deps.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "strv.h"

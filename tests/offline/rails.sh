@@ -149,4 +149,31 @@ else
         missing "dpkg and dpkg-deb, to install a package under the exclusion"
 fi
 
+# --- policy files: only regular files are read
+kinds() { # NAME: makes a policy file of that kind at 40-NAME.conf
+        local f=$ROOT$POLICY_DIR/40-$1.conf
+        mkdir -p "$ROOT$POLICY_DIR"
+        case $1 in
+        fifo) mkfifo "$f" ;;
+        device) mknod "$f" c 1 3 ;;
+        socket) python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$f" ;;
+        loop) ln -s 40-loop2.conf "$f" && ln -s 40-loop.conf "$ROOT$POLICY_DIR/40-loop2.conf" ;;
+        large) { echo '[Units]'; for i in $(seq 1 70000); do echo "Mask=u$i.service"; done; } >"$f" ;;
+        esac
+}
+for k in fifo device socket loop large; do
+        [[ $k == device && $(id -u) -ne 0 ]] && { missing "root, to make a device node"; continue; }
+        [[ $k == socket ]] && ! command -v python3 >/dev/null && { missing "python3, to make a socket"; continue; }
+        setup "kind-$k"
+        printf '[Units]\nMask=cups.service\n' | policy 50-good.conf
+        kinds "$k"
+        fp_begin
+        RC=0
+        timeout 20 "$DPUOS_TRIM" --root="$ROOT" >"$OUT" 2>"$ERR" || RC=$?
+        expect_eq "a policy file that is a $k: exit 2" 2 "$RC"
+        expect "a policy file that is a $k: the error names it and says why" \
+                grep -Eq "40-$k.conf: cannot read policy: (not a regular file|a loop of symbolic links|larger than 1 MiB)$" "$ERR"
+        fp_check "a policy file that is a $k: nothing changed"
+done
+
 finish

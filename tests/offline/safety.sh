@@ -32,6 +32,7 @@ pair_bytes=$(($(stat -c '%b*%B' "$ROOT/usr/share/doc/hardlinks/a")))
 # Protected whatever the policy says: PID 1, dpuos-trim's own unit, generator, policy and
 # state, /etc/passwd and the os-release files.
 printf 'ELF systemd-udevd\n' >"$ROOT/usr/lib/systemd/systemd-udevd"
+printf 'not a binary the system runs on\n' >"$ROOT/usr/lib/systemd/resolv.conf"
 printf '[Unit]\n' >"$ROOT/usr/lib/systemd/system/dpuos-trim.service"
 mkdir -p "$ROOT/usr/lib/systemd/system-generators"
 printf 'ELF\n' >"$ROOT/usr/lib/systemd/system-generators/dpuos-trim-generator"
@@ -95,7 +96,7 @@ expect_eq "report.json frees nothing for a file still linked outside the pattern
 expect "the link outside the pattern keeps the data" test "$(stat -c %s "$ROOT/usr/share/split-outside")" -eq 30000
 
 # Protected paths.
-for f in usr/lib/systemd/systemd usr/lib/systemd/system/dpuos-trim.service \
+for f in usr/lib/systemd/systemd usr/lib/systemd/systemd-udevd usr/lib/systemd/system/dpuos-trim.service \
          usr/lib/systemd/system-generators/dpuos-trim-generator usr/lib/x86_64-linux-gnu/libc.so.6 \
          usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 etc/passwd etc/shadow etc/machine-id \
          usr/lib/os-release; do
@@ -107,7 +108,7 @@ expect "/etc/os-release (a symlink) survives" test -L "$ROOT/etc/os-release"
 expect_eq "/etc/os-release is listed as protected" protected \
         "$(jq_report '.actions[] | select(.target == "/etc/os-release" and .state == "protected") | .outcome')"
 expect "unprotected files next to protected ones are removed" \
-        test ! -e "$ROOT/usr/lib/systemd/systemd-udevd" -a ! -e "$ROOT/usr/lib/systemd/system-generators/other-generator" \
+        test ! -e "$ROOT/usr/lib/systemd/resolv.conf" -a ! -e "$ROOT/usr/lib/systemd/system-generators/other-generator" \
         -a ! -e "$ROOT/usr/lib/x86_64-linux-gnu/libfoo.so.1"
 # dpuos-trim's state and policy directories are protected even when a pattern starts
 # inside them.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -63,7 +64,8 @@ static void help(void) {
                "     --version        Show the version\n"
                "\n"
                "Exit status: 0 done or nothing to do; 1 some actions failed, the rest\n"
-               "applied; 2 bad policy or usage, nothing changed; 3 --verify found drift.\n"
+               "applied; 2 bad policy or usage, nothing changed; 3 --verify found drift;\n"
+               "4 another run holds the lock, nothing done.\n"
                "\n"
                "See dpuos-trim(8) and dpuos-trim.conf(5).\n");
 }
@@ -490,9 +492,28 @@ static int mode_firstboot(Run *r) {
         return r->ctx.dry_run ? mode_dry_run(r, true) : mode_apply(r, true);
 }
 
+/* Step: one run at a time on a tree. Two would each take the other's temporary files and
+ * masks for strangers. The lock is the tree's root directory itself (flock), which every
+ * tree has, writable or not; it goes with the process. Modes that only look take none. */
+static int step_lock(Run *r) {
+        if (flock(r->ctx.root_fd, LOCK_EX | LOCK_NB) >= 0)
+                return 0;
+        if (errno == EWOULDBLOCK) {
+                log_error("Another dpuos-trim run holds the lock on %s; nothing was done. Run again when it has finished.",
+                          r->root);
+                return -EWOULDBLOCK;
+        }
+        return log_error_errno(negative_errno(), "Cannot lock %s: %m", r->root);
+}
+
 static int run_mode(Run *r) {
         if (step_open(r) < 0)
                 return EXIT_INVALID;
+        if (!arg_check && !arg_verify && !arg_dry_run) {
+                int k = step_lock(r);
+                if (k < 0)
+                        return k == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_SOME_FAILED;
+        }
         if (arg_firstboot)
                 return mode_firstboot(r);
         if (step_load_policy(r) < 0)

@@ -6,6 +6,7 @@ enum {
         EXIT_SOME_FAILED = 1,   /* some actions failed, the rest applied */
         EXIT_INVALID = 2,       /* bad policy or usage: nothing changed */
         EXIT_DRIFT = 3,         /* --verify found drift */
+        EXIT_LOCKED = 4,        /* another run holds the lock: nothing was done */
 };
 
 /* Parse arguments, load the policy, build the plan, apply it, report. Returns the exit

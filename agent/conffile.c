@@ -5,24 +5,43 @@
 #include "macro.h"
 #include "strv.h"
 
-int conffile_read(Context *ctx, const char *path, char ***ret_lines) {
+int conffile_read_numbered(Context *ctx, const char *path, char ***ret_lines, unsigned **ret_numbers) {
         _cleanup_free_ char *text = NULL;
-        char **lines = NULL, *save = NULL;
+        char **lines = NULL;
+        unsigned *numbers = NULL, number = 0;
+        size_t n = 0;
         int r;
 
         r = read_owned_file_in_root(ctx->root_fd, path, 4 * 1024 * 1024, &text);
         if (r == -ENOENT) {
                 *ret_lines = NULL;
+                if (ret_numbers)
+                        *ret_numbers = NULL;
                 return 0;
         }
         if (r < 0)
                 return r;
 
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-                if (l[0] != '#')
-                        strv_extend(&lines, l);
+        for (char *l = text, *end; *l; l = end + (*end == '\n')) {
+                end = strchrnul(l, '\n');
+                number++;
+                if (end == l || l[0] == '#')
+                        continue;
+                strv_push(&lines, xstrndup(l, end - l));
+                if (ret_numbers) {
+                        numbers = xrealloc(numbers, (n + 1) * sizeof(unsigned));
+                        numbers[n] = number;
+                }
+                n++;
+        }
         *ret_lines = lines;
+        if (ret_numbers)
+                *ret_numbers = numbers;
         return 0;
+}
+
+int conffile_read(Context *ctx, const char *path, char ***ret_lines) {
+        return conffile_read_numbered(ctx, path, ret_lines, NULL);
 }
 
 void conffile_probe_failed(Plan *plan, size_t from, Kind kind, const char *path, int r) {

@@ -6,8 +6,10 @@
 /* The configuration files dpuos-trim owns (modprobe.d, sysctl.d, tmpfiles.d): one line per
  * policy entry, under a header that names the policy. */
 
-/* The lines of the file as it is now; none when it does not exist. */
+/* The lines of the file as it is now, without comments and empty lines; none when it does
+ * not exist. The numbered variant also gives each line's number in the file. */
 int conffile_read(Context *ctx, const char *path, char ***ret_lines);
+int conffile_read_numbered(Context *ctx, const char *path, char ***ret_lines, unsigned **ret_numbers);
 
 /* A probe could not read path (error r): the actions of kind that it added from index
  * `from` on depend on what the file says, and become impossible (plan_fail_since()). */

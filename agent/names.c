@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 
+#include "fs-util.h"
 #include "glob.h"
 #include "macro.h"
 #include "names.h"
@@ -118,4 +119,31 @@ const char *unit_name_protected(const char *unit) {
                 if (glob_match_name(protected_units[i].glob, unit))
                         return protected_units[i].why;
         return NULL;
+}
+
+bool sysctl_name_is_valid(const char *k) {
+        if (!*k || k[0] == '.' || endswith(k, ".") || strstr(k, ".."))
+                return false;
+        for (const char *c = k; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr("._-/:+", *c))
+                        return false;
+        if (string_is_glob(k))
+                return false;
+        /* The dotted name's '/' stand for dots in a segment ("eth0/100"): a segment of '/'
+         * alone would be "." or ".." below /proc/sys. */
+        _cleanup_free_ char *path = xasprintf("/proc/sys/%s", k);
+        for (char *c = path + strlen("/proc/sys/"); *c; c++)
+                *c = *c == '.' ? '/' : *c == '/' ? '.' : *c;
+        return path_is_safe_absolute(path) && !endswith(path, "/");
+}
+
+bool sysfs_path_is_valid(const char *k) {
+        if (!startswith(k, "/sys/") && !startswith(k, "/proc/"))
+                return false;
+        if (!path_is_safe_absolute(k) || endswith(k, "/"))
+                return false;
+        for (const char *c = k; *c; c++)
+                if (isspace((unsigned char) *c) || !isprint((unsigned char) *c))
+                        return false;
+        return !string_is_glob(k);
 }

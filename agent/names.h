@@ -12,3 +12,9 @@ char *module_name_normalize(const char *s);
 /* Why no policy may mask this unit, or NULL: a fixed list of names and globs. A glob in
  * Mask= never matches such a unit; a name is a policy error. */
 const char *unit_name_protected(const char *unit);
+
+/* A sysctl name in its dotted form, whose file lies below /proc/sys; no globs. */
+bool sysctl_name_is_valid(const char *k);
+/* An attribute: an absolute path below /sys or /proc, without ".", "..", globs, white
+ * space or control bytes. */
+bool sysfs_path_is_valid(const char *k);

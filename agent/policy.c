@@ -274,26 +274,6 @@ static char *sysctl_normalize(const char *key) {
         return r;
 }
 
-static bool sysctl_name_is_valid(const char *k) {
-        if (!*k || k[0] == '.' || endswith(k, ".") || strstr(k, ".."))
-                return false;
-        for (const char *c = k; *c; c++)
-                if (!isalnum((unsigned char) *c) && !strchr("._-/:+", *c))
-                        return false;
-        return true;
-}
-
-static bool sysfs_path_is_valid(const char *k) {
-        if (!startswith(k, "/sys/") && !startswith(k, "/proc/"))
-                return false;
-        if (!path_is_safe_absolute(k) || endswith(k, "/"))
-                return false;
-        for (const char *c = k; *c; c++)
-                if (isspace((unsigned char) *c) || !isprint((unsigned char) *c))
-                        return false;
-        return !string_is_glob(k);
-}
-
 static void setting_free(Setting *s) {
         free(s->key);
         free(s->value);
@@ -307,7 +287,7 @@ static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_k
 
         if (sysctl) {
                 key = sysctl_normalize(k);
-                if (!sysctl_name_is_valid(key) || string_is_glob(key)) {
+                if (!sysctl_name_is_valid(key)) {
                         parser_error(ps, "'%s' is not a valid sysctl name (globs are not allowed)", k);
                         return;
                 }

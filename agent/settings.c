@@ -6,6 +6,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "macro.h"
+#include "names.h"
 #include "protect.h"
 #include "settings.h"
 #include "strv.h"
@@ -80,11 +81,13 @@ static bool policy_sets(const SettingsKind *sk, const Policy *p, const char *key
 static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan, size_t from) {
         _cleanup_free_ char *path = saved_path(sk);
         _cleanup_strv_free_ char **saved = NULL;
+        _cleanup_free_ unsigned *numbers = NULL;
+        size_t i = 0;
         int r;
 
         if (ctx->offline)
                 return 0;
-        r = conffile_read(ctx, path, &saved);
+        r = conffile_read_numbered(ctx, path, &saved, &numbers);
         if (r < 0) {
                 _cleanup_free_ char *reason = xasprintf("cannot read the saved old values %s: %s", path,
                                                         owned_file_strerror(r));
@@ -101,9 +104,19 @@ static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan, size_
 
         STRV_FOREACH(l, saved) {
                 _cleanup_free_ char *key = NULL, *value = NULL, *live = NULL, *current = NULL;
+                unsigned line = numbers[i++];
                 Action *a;
 
-                if (!saved_split(*l, &key, &value) || policy_sets(sk, ctx->policy, key))
+                /* The state file is input too: an entry that names no key of this kind
+                 * (a path out of /proc/sys or /sys) is never written to. */
+                if (!saved_split(*l, &key, &value) ||
+                    !(sk->kind == KIND_SYSCTL ? sysctl_name_is_valid(key) : sysfs_path_is_valid(key))) {
+                        _cleanup_free_ char *where = xasprintf("%s:%u", path, line);
+                        a = plan_add(plan, sk->kind, VERB_RESTORE, where, STATE_IMPOSSIBLE);
+                        action_set_reason(a, "not a saved %s value; left alone", kind_to_string(sk->kind));
+                        continue;
+                }
+                if (policy_sets(sk, ctx->policy, key))
                         continue;
                 live = sk->live_path(&(Setting) { .key = key });
                 a = plan_add(plan, sk->kind, VERB_RESTORE, key, STATE_CHANGE);

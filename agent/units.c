@@ -384,15 +384,25 @@ static bool mask_wanted(const Plan *plan, const char *unit) {
 /* Without the record, no mask can be written (it is recorded first) or taken back. */
 static int probe_stale_masks(Context *ctx, Plan *plan, size_t from) {
         _cleanup_strv_free_ char **recorded = NULL;
+        _cleanup_free_ unsigned *numbers = NULL;
+        size_t i = 0;
         int r;
 
-        r = conffile_read(ctx, MASKED_RECORD, &recorded);
+        r = conffile_read_numbered(ctx, MASKED_RECORD, &recorded, &numbers);
         if (r < 0) {
                 conffile_probe_failed(plan, from, KIND_UNITS, MASKED_RECORD, r);
                 return 0;
         }
 
         STRV_FOREACH(u, recorded) {
+                unsigned line = numbers[i++];
+                /* The record is input too: what is not a unit name ("../x") is no unit. */
+                if (!unit_name_is_valid(*u, false)) {
+                        _cleanup_free_ char *where = xasprintf("%s:%u", MASKED_RECORD, line);
+                        action_set_reason(plan_add(plan, KIND_UNITS, VERB_DROP, where, STATE_IMPOSSIBLE),
+                                          "not a unit name; left alone");
+                        continue;
+                }
                 if (mask_wanted(plan, *u) || plan_find(plan, KIND_UNITS, VERB_DROP, *u))
                         continue;
                 int state = mask_state(ctx, *u, NULL);

@@ -161,6 +161,30 @@ else
         missing "strace, to make fsync() fail"
 fi
 
+# The state files are input: a line of the mask record that is no unit name is never
+# acted on. This one would point --revert at the administrator's own disable link.
+setup record-entry record
+mkdir -p "$ROOT/var/lib/dpuos-trim/saved" "$ROOT/etc/dpuos-trim/policy.d"
+ln -s /dev/null "$ROOT/etc/dpuos-trim/policy.d/50-firmware.conf"
+printf '# Units masked by dpuos-trim, for --revert. Do not edit.\ncups.service\n../../../etc/dpuos-trim/policy.d/50-firmware.conf\n' \
+        >"$ROOT/var/lib/dpuos-trim/saved/masked-units"
+ln -s /dev/null "$ROOT/etc/systemd/system/cups.service"
+run_trim --revert
+expect_eq "a bad line in the mask record: --revert exits 1" 1 "$RC"
+expect "a bad line in the mask record: the administrator's disable link stays" \
+        test -L "$ROOT/etc/dpuos-trim/policy.d/50-firmware.conf"
+expect "a bad line in the mask record: the good line is still unmasked" test ! -e "$ROOT/etc/systemd/system/cups.service"
+expect_eq "a bad line in the mask record: the report names the file and line" \
+        "failed /var/lib/dpuos-trim/saved/masked-units:3 not a unit name; left alone" \
+        "$(jq_report '.actions[] | select(.kind == "units" and .outcome == "failed") | "\(.outcome) \(.target) \(.reason)"')"
+
+# A sysctl name whose file would lie outside /proc/sys is refused when the policy is read.
+setup sysctl-escape sysctl
+printf '[Sysctl]\n//.//.tmp.x = 1\n' | policy 60-escape.conf
+run_trim --check
+expect_eq "a sysctl name that leaves /proc/sys: --check exits 2" 2 "$RC"
+expect "a sysctl name that leaves /proc/sys: FILE:LINE names it" grep -q '60-escape.conf:2: ' "$ERR"
+
 # A full file system while files are removed: removing needs no room, so it goes on, and
 # the bytes it says it freed are the bytes the file system got back.
 ROOT=$SCRATCH/full-removal

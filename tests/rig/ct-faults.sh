@@ -10,6 +10,7 @@
 #    masks fail, nothing is reported done that was not.
 # 4. The saved old sysctl values cannot be written: the live value is not changed and the
 #    setting is not persisted.
+# 5. A saved value whose key points out of /proc/sys is never written back by --revert.
 #   ct-faults.sh BUILD_DIR
 set -euo pipefail
 export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
@@ -150,6 +151,18 @@ check "saved values unwritable: the report names the file" \
         grep -q 'saved/sysctl.conf' <<<"$(report | jq -r '.actions[] | select(.outcome == "failed") | .reason')"
 rc=$(trim saved-verify.out --verify --policy=/root/sysctl.conf)
 check "saved values unwritable: --verify does not say it holds ($rc)" [ "$rc" = 3 ]
+
+# --- 5. The saved values are input: a key whose file would lie outside /proc/sys (here
+# /proc/sys/../../tmp/victim) is never written to by --revert.
+ct_exec "$name" rm -rf /var/lib/dpuos-trim/saved/sysctl.conf
+ct_exec "$name" sh -c 'echo original >/tmp/victim'
+ct_exec "$name" sh -c 'printf "//.//.tmp.victim = overwritten\n" >/var/lib/dpuos-trim/saved/sysctl.conf'
+rc=$(trim revert.out --revert --only=sysctl)
+check "a saved key outside /proc/sys: --revert exits 1 ($rc)" [ "$rc" = 1 ]
+check "a saved key outside /proc/sys: the file there is untouched" \
+        same original "$(ct_exec "$name" cat /tmp/victim)"
+check "a saved key outside /proc/sys: the report names the file and line" \
+        grep -q 'saved/sysctl.conf:1' <<<"$(report | jq -r '.actions[] | select(.outcome == "failed") | .target')"
 
 ct_stop "$name" 60
 rig_test_end

@@ -250,6 +250,15 @@ bool path_is_safe_absolute(const char *p) {
         return true;
 }
 
+/* A rename, link or unlink is durable once its directory is synced: an error there (EIO)
+ * means the change may not survive a power cut. A file system that cannot sync a
+ * directory at all says EINVAL; there is nothing more to do. */
+static int fsync_dir(int dir_fd) {
+        if (fsync(dir_fd) >= 0 || errno == EINVAL)
+                return 0;
+        return negative_errno();
+}
+
 static int mkdir_parents(int root_fd, const char *dir) {
         _cleanup_free_ char *copy = xstrdup(dir);
 
@@ -264,7 +273,15 @@ static int mkdir_parents(int root_fd, const char *dir) {
                 if (r < 0)
                         return r;
                 parent = r;
-                if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+                if (mkdirat(parent, name, 0755) >= 0) {
+                        /* 0755 whatever the umask (a run under "umask 077" made 0700
+                         * directories nothing else could read), and durable. */
+                        if (fchmodat(parent, name, 0755, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOTSUP)
+                                return negative_errno();
+                        r = fsync_dir(parent);
+                        if (r < 0)
+                                return r;
+                } else if (errno != EEXIST)
                         return negative_errno();
                 if (end)
                         return 0;
@@ -404,15 +421,6 @@ static void remove_stale_temporaries(int dir_fd, const char *name) {
         while ((de = readdir(d)))
                 if (startswith(de->d_name, prefix) && de->d_type == DT_REG)
                         (void) unlinkat(dir_fd, de->d_name, 0);
-}
-
-/* A rename, link or unlink is durable once its directory is synced: an error there (EIO)
- * means the change may not survive a power cut. A file system that cannot sync a
- * directory at all says EINVAL; there is nothing more to do. */
-static int fsync_dir(int dir_fd) {
-        if (fsync(dir_fd) >= 0 || errno == EINVAL)
-                return 0;
-        return negative_errno();
 }
 
 int write_file_atomic_in_root(int root_fd, const char *path, const char *content, mode_t mode) {

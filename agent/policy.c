@@ -164,6 +164,19 @@ static int parse_boolean(const char *v) {
         return -EINVAL;
 }
 
+/* dpuos-trim.service runs with PrivateTmp=yes and ProtectHome=read-only: a removal there
+ * would do nothing, or fail at every boot. */
+static bool in_sandboxed_dir(const char *pattern) {
+        static const char * const dirs[] = { "/tmp", "/var/tmp", "/home", "/root" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                const char *rest = startswith(pattern, dirs[i]);
+                if (rest && (*rest == '/' || *rest == 0))
+                        return true;
+        }
+        return false;
+}
+
 int file_pattern_check(const char *pattern, bool for_removal, const char **ret_why) {
         const char *why = NULL;
         unsigned globstars = 0;
@@ -189,6 +202,9 @@ int file_pattern_check(const char *pattern, bool for_removal, const char **ret_w
 
                 if (streq(pattern, "/"))
                         why = "would remove the root directory";
+                else if (in_sandboxed_dir(pattern))
+                        why = "lies where the first-boot service cannot reach (its /tmp and /var/tmp are "
+                              "private, /home and /root read-only); remove it another way";
                 else if (streq(lit, "/") && (string_is_glob(pattern) || !rest))
                         why = "would remove top-level directories";
                 else if (!strchr(lit + 1, '/') && string_is_glob(pattern))
@@ -490,7 +506,10 @@ static int scan_dir(Source **s, size_t *n, int dir_fd, const char *dir, const ch
                 k = readlinkat(dirfd(d), *name, target, sizeof target - 1);
                 if (k >= 0) {
                         target[k] = 0;
-                        disabled = streq(target, "/dev/null");
+                        /* "../../../dev/null" disables too, as systemd takes it. */
+                        _cleanup_free_ char *abs = target[0] == '/' ? xstrdup(target) : path_join(dir, target);
+                        _cleanup_free_ char *norm = path_normalize(abs);
+                        disabled = streq(norm, "/dev/null");
                 }
                 if (!disabled && fstatat(dirfd(d), *name, &st, in_root ? AT_SYMLINK_NOFOLLOW : 0) >= 0 &&
                     S_ISREG(st.st_mode) && st.st_size == 0)
@@ -542,8 +561,17 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                 r = add_host_paths(p, &s, &n, extra);
                 for (const char * const *dir = policy_search_dirs; *dir; dir++) {
                         int fd = open_in_root(root_fd, *dir, O_DIRECTORY | O_RDONLY, 0);
-                        if (fd == -ENOENT || fd == -ENOTDIR)
+                        if (fd == -ENOENT)
                                 continue;
+                        /* "cp my.conf /etc/dpuos-trim/policy.d" without the directory makes a
+                         * file: its overrides would be lost without a word. */
+                        if (fd == -ENOTDIR) {
+                                strv_push(&p->errors, xasprintf("%s%s: not a directory: the policy files there "
+                                                                "belong in a directory of that name",
+                                                                root_display ?: "", *dir));
+                                r = -EINVAL;
+                                continue;
+                        }
                         if (fd < 0 || scan_dir(&s, &n, fd, *dir, root_display ?: "", true) < 0) {
                                 strv_push(&p->errors, xasprintf("%s%s: cannot read policy directory: %s",
                                                                 root_display ?: "", *dir, strerror(fd < 0 ? -fd : errno)));

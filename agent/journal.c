@@ -5,6 +5,7 @@
 #include <systemd/sd-journal.h>
 
 #include "journal.h"
+#include "json.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
@@ -41,9 +42,11 @@ void journal_log_plan(const Context *ctx, const Plan *plan, const RunInfo *info)
         for (size_t i = 0; i < plan->n_actions; i++) {
                 const Action *a = plan->actions[i];
                 const char *outcome = ctx->dry_run && a->outcome == OUTCOME_PENDING ? "planned" : outcome_to_string(a->outcome);
+                /* The message is read on terminals: file names may hold control bytes. */
+                _cleanup_free_ char *target = text_escape(a->target), *reason = text_escape(strempty(a->reason));
 
                 sd_journal_send("MESSAGE=%s %s %s: %s%s%s%s", kind_to_string(a->kind), verb_to_string(a->verb),
-                                a->target, outcome, a->reason ? " (" : "", strempty(a->reason), a->reason ? ")" : "",
+                                target, outcome, a->reason ? " (" : "", reason, a->reason ? ")" : "",
                                 "MESSAGE_ID=" MESSAGE_ID_ACTION,
                                 "PRIORITY=%d", action_priority(a),
                                 "DPUOS_TRIM_MODE=%s", info->mode,

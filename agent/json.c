@@ -26,6 +26,35 @@ size_t utf8_valid_len(const unsigned char *s) {
         return 0;
 }
 
+bool text_is_printable(const char *str) {
+        for (const unsigned char *s = (const unsigned char *) str; *s; ) {
+                size_t n = utf8_valid_len(s);
+                if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f)))
+                        return false;
+                s += n;
+        }
+        return true;
+}
+
+char *text_escape(const char *str) {
+        char *r = xmalloc(strlen(str) * 4 + 1), *o = r;
+
+        for (const unsigned char *s = (const unsigned char *) str; *s; ) {
+                size_t n = utf8_valid_len(s);
+                if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f))) {
+                        o += sprintf(o, "\\x%02x", *s++);
+                        continue;
+                }
+                if (*s == '\\')
+                        *o++ = '\\';
+                memcpy(o, s, n);
+                o += n;
+                s += n;
+        }
+        *o = 0;
+        return r;
+}
+
 void json_escape(FILE *f, const char *str) {
         const unsigned char *s = (const unsigned char *) str;
 
@@ -33,8 +62,10 @@ void json_escape(FILE *f, const char *str) {
         while (*s) {
                 size_t n = utf8_valid_len(s);
 
+                /* A byte that is no UTF-8 becomes a lone surrogate, U+DC80 to U+DCFF, as
+                 * Python's "surrogateescape" does: it cannot be mistaken for text. */
                 if (n == 0) {
-                        fprintf(f, "\\\\x%02x", *s++);
+                        fprintf(f, "\\udc%02x", *s++);
                         continue;
                 }
                 if (n > 1) {

@@ -28,3 +28,9 @@ void json_escape(FILE *f, const char *s);
 
 /* Length of the valid UTF-8 sequence at s, or 0. */
 size_t utf8_valid_len(const unsigned char *s);
+
+/* Valid UTF-8 without control characters. */
+bool text_is_printable(const char *s);
+/* s for a terminal or a log line: control characters and bytes that are no UTF-8 as \xNN,
+ * a backslash doubled, so that "\xff" in a name reads as "\\xff". */
+char *text_escape(const char *s);

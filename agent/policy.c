@@ -8,6 +8,7 @@
 #include "fs-util.h"
 #include "glob.h"
 #include "macro.h"
+#include "json.h"
 #include "policy.h"
 #include "strv.h"
 
@@ -360,6 +361,11 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                 return 1;  /* already reported at the section header */
         case SECTION_POLICY:
                 if (streq(key, "Name")) {
+                        /* It is printed, logged and written into the persisted files. */
+                        if (!text_is_printable(value)) {
+                                parser_error(ps, "Name=: must be printable text, without control characters");
+                                return 1;
+                        }
                         free(p->name);
                         p->name = *value ? xstrdup(value) : NULL;
                 } else if (streq(key, "OnFailure")) {

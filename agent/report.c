@@ -40,17 +40,12 @@ void report_totals(const Plan *plan, int kind, Totals *t) {
 
 /* File names may hold anything; a table line must stay one line of valid text. */
 static void print_escaped(FILE *f, const char *s, int width) {
+        _cleanup_free_ char *e = text_escape(s);
         int n = 0;
-        for (const unsigned char *c = (const unsigned char *) s; *c; ) {
-                size_t k = utf8_valid_len(c);
-                if (k == 0 || (k == 1 && (*c < 0x20 || *c == 0x7f))) {
-                        n += fprintf(f, "\\x%02x", *c++);
-                        continue;
-                }
-                fwrite(c, 1, k, f);
-                c += k;
-                n++;
-        }
+
+        fputs(e, f);
+        for (const unsigned char *c = (const unsigned char *) e; *c; c++)
+                n += (*c & 0xc0) != 0x80;  /* one column per character */
         for (; n < width; n++)
                 fputc(' ', f);
 }

@@ -50,4 +50,28 @@ for pattern in '/tmp/cache/**' '/var/tmp/cache' '/home/*/.cache/**' '/root/.cach
         expect "Remove=$pattern: the error says why" grep -q "lies where the first-boot service cannot reach" "$ERR"
 done
 
+# Output hygiene: control bytes never reach the terminal raw, and in JSON a byte that is
+# no UTF-8 cannot be mistaken for the text "\xff".
+ROOT=$SCRATCH/names
+make_os_tree "$ROOT"
+mkdir -p "$ROOT/usr/share/doc/odd"
+raw=$'esc\e[2Jraw\xff'
+text='text\xff'
+printf 'a\n' >"$ROOT/usr/share/doc/odd/$raw"
+printf 'b\n' >"$ROOT/usr/share/doc/odd/$text"
+printf '[Files]\nRemove=/usr/share/doc/odd/%s\nRemove=/usr/share/doc/odd/%s\n' "$raw" "$text" | policy 50-files.conf
+run_trim --dry-run
+expect "the table has no raw escape byte" test -z "$(grep -a $'\e' "$OUT")"
+expect "the table shows the escape as \\x1b" grep -qF 'esc\x1b[2Jraw\xff' "$OUT"
+run_trim --dry-run --json
+expect_eq "JSON: a byte that is no UTF-8 is U+DCFF" 'esc\u001b[2Jraw\udcff' \
+        "$(grep -o 'esc[^"]*raw[^"]*' "$OUT" | head -n1)"
+expect_eq "JSON: the text \\xff stays text" 'text\\xff' "$(grep -o '"/usr/share/doc/odd/text[^"]*"' "$OUT" | head -n1 | sed 's|.*/||; s|"$||')"
+ROOT=$SCRATCH/name
+make_os_tree "$ROOT"
+printf '[Policy]\nName=\033[2Jdpu\n' | policy 50-name.conf
+run_trim --check
+expect_eq "Name= with a control character: refused (exit 2)" 2 "$RC"
+expect "Name= with a control character: the error says why" grep -q 'Name=: must be printable text' "$ERR"
+
 finish

@@ -444,7 +444,13 @@ static bool visit_dir(Walk *w, int dir_fd, const char *name, const Entry *st, bo
                         note_failure(w, r, "cannot open directory");
                 return false;
         }
-        if (stat_entry(fd, "", AT_EMPTY_PATH, &st2) < 0 || st2.dev != st->dev || st2.ino != st->ino)
+        int r = stat_entry(fd, "", AT_EMPTY_PATH, &st2);
+        if (r < 0) {
+                /* An I/O error is not a swap: say so rather than keep the directory quietly. */
+                note_failure(w, r, "cannot stat directory");
+                return false;
+        }
+        if (st2.dev != st->dev || st2.ino != st->ino)
                 return false;  /* swapped while we looked: leave it */
 
         if (!walk_dir(w, fd, st->dev, matched, depth + 1, &res))

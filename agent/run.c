@@ -142,7 +142,7 @@ static int parse_argv(int argc, char *argv[]) {
                         help();
                         return 0;
                 case ARG_VERSION:
-                        printf("dpuos-trim %s\n", PACKAGE_VERSION);
+                        printf("dpuos-trim %s%s\n", PACKAGE_VERSION, ENABLE_TEST_HOOKS ? " (test hooks)" : "");
                         return 0;
                 case ARG_DRY_RUN:
                         arg_dry_run = true;
@@ -214,7 +214,7 @@ static void raise_nofile(void) {
  * --check: after reading the policy) until something is written to FIFO, so that tests
  * can change the tree under a made plan, or look at the process while it holds. */
 static void test_pause_point(void) {
-        const char *fifo = getenv("DPUOS_TRIM_TEST_PAUSE");
+        const char *fifo = ENABLE_TEST_HOOKS ? getenv("DPUOS_TRIM_TEST_PAUSE") : NULL;
         char c;
 
         if (!fifo)

@@ -24,7 +24,7 @@ setup() { # DIR ARGS...
 }
 
 status=0
-setup "$build" -Dvm_tests="$vm_tests"
+setup "$build" -Dvm_tests="$vm_tests" -Dtest_hooks=true
 meson compile -C "$build"
 meson test -C "$build" --print-errorlogs "$@" || status=$?
 
@@ -42,7 +42,7 @@ check_skips "$build" || status=1
 
 # The same unit and offline tests under AddressSanitizer and UBSan: any report fails them.
 asan=$build-sanitizers
-setup "$asan" -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=disabled -Dman=disabled
+setup "$asan" -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=disabled -Dman=disabled -Dtest_hooks=true
 meson compile -C "$asan"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         meson test -C "$asan" --print-errorlogs --suite unit --suite offline || status=$?

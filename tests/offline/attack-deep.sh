@@ -5,6 +5,7 @@
 # 5,000-deep chain right next to it, and one that a '**' pattern walks all the way down
 # without matching, survive. Paths this deep are far longer than PATH_MAX.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_test_hooks
 need_root "an attack fixture with root-owned files"
 need_tool jq
 need_tool timeout

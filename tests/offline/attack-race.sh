@@ -8,6 +8,7 @@
 # $DPUOS_TRIM_TEST_KILL_AT). Apply removes only inodes the probe planned, so nothing that
 # was swapped in may be removed, nor anything a link points to.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_test_hooks
 need_root "an attack fixture with root-owned files and mounts"
 need_tool jq
 

@@ -9,6 +9,7 @@
 # change the tree, though root can (the tree is on a writable tmpfs). Afterwards the tree
 # is byte-identical.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_test_hooks
 need_root "dropping to nobody and mounting a tmpfs"
 need_tool jq
 

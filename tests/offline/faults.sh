@@ -11,6 +11,7 @@ if [[ -z ${DPUOS_TRIM_FAULTS_NS:-} && $(id -u) -eq 0 ]] && command -v unshare >/
         DPUOS_TRIM_FAULTS_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
 fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_test_hooks
 need_root "mounting file systems in the fixture"
 need_tool jq
 [[ -n ${DPUOS_TRIM_FAULTS_NS:-} ]] || skip "unshare cannot make a private mount namespace"

@@ -48,6 +48,13 @@ need_root() {
         [[ $(id -u) -eq 0 ]] || skip "$* needs root"
 }
 
+# The test hooks ($DPUOS_TRIM_TEST_PAUSE, ..._TEST_KILL_AT, ..._PROC_CMDLINE) exist only in
+# a build made with -Dtest_hooks=true, as tests/run-tests.sh makes it.
+need_test_hooks() {
+        "$DPUOS_TRIM" --version 2>/dev/null | grep -qF '(test hooks)' ||
+                skip "$DPUOS_TRIM was built without -Dtest_hooks=true"
+}
+
 need_tool() {
         command -v "$1" >/dev/null || skip "$1 is not installed"
 }

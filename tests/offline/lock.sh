@@ -4,6 +4,7 @@
 # lock, a second exits 4 at once, says so and changes nothing; the modes that only look
 # still run. Once the first has finished, the next run takes the lock.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_test_hooks
 need_tool jq
 
 ROOT=$SCRATCH/root

@@ -84,4 +84,17 @@ for macro in systemd_post systemd_preun systemd_postun; do
         expect_eq "%$macro names the installed units" "$units" "$named"
 done
 
+# 5. The shipped binary has no test hooks: $DPUOS_TRIM_PROC_CMDLINE, which a test build reads
+# in place of /proc/cmdline, means nothing to it (dpuos_trim=0 there would skip the run).
+shipped=$BUILDROOT/usr/bin/dpuos-trim
+expect "the packaged binary is there" test -x "$shipped"
+expect "the packaged binary is built without test hooks" test -z "$("$shipped" --version | grep -F '(test hooks)')"
+tree=$SCRATCH/tree
+mkdir -p "$tree/etc/dpuos-trim/policy.d" "$tree/usr/lib/systemd/system"
+printf '[Sysctl]\nvm.swappiness = 10\n' >"$tree/etc/dpuos-trim/policy.d/50-test.conf"
+rc=0
+DPUOS_TRIM_PROC_CMDLINE=dpuos_trim=0 DPUOS_TRIM_TEST_KILL_AT=1 "$shipped" --root="$tree" --firstboot >/dev/null 2>&1 || rc=$?
+expect_eq "the packaged binary ignores the hooks' variables (exit $rc)" 0 "$rc"
+expect "and applied the policy, as /proc/cmdline says to" test -f "$tree/etc/dpuos-trim/applied"
+
 finish

@@ -21,6 +21,8 @@ source "$(dirname "$0")/checks.sh"
 BUILD_DIR=$(rig_abs "$BUILD_DIR")
 
 rig_require_root
+"$BUILD_DIR/agent/dpuos-trim" --version 2>/dev/null | grep -qF '(test hooks)' ||
+        rig_skip "the agent in $BUILD_DIR was built without -Dtest_hooks=true"
 rig_require_tools mmdebstrap systemd-nspawn nsenter meson jq
 
 rig_test_begin ct-faults

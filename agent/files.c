@@ -171,14 +171,78 @@ static bool is_mount_point(const Rails *r, const char *path, const Entry *st, de
 /* What the probe of one pattern planned: the inodes to remove. */
 typedef struct PatternPlan {
         InoMap planned;
+        size_t index;          /* of the pattern in the policy's Remove= list */
+        size_t *earlier;       /* the patterns before it that can match below its directory */
+        size_t n_earlier;
 } PatternPlan;
 
 static void pattern_plan_free(void *p) {
         PatternPlan *pp = p;
         if (pp) {
                 inomap_done(&pp->planned);
+                free(pp->earlier);
                 free(pp);
         }
+}
+
+/* The literal directory of each Remove= pattern, sorted: the patterns that can own a path
+ * below a directory are those whose directory is above it, equal, or below it. Comparing
+ * each pattern with those only, not with every earlier one, keeps planning near
+ * n log n in the number of patterns. */
+typedef struct LitDir {
+        char *dir;
+        size_t index;
+} LitDir;
+
+static int litdir_cmp(const void *a, const void *b) {
+        const LitDir *x = a, *y = b;
+        int c = strcmp(x->dir, y->dir);
+        return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first entry not below s in sorted order. */
+static size_t litdir_lower(const LitDir *d, size_t n, const char *s) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(d[mid].dir, s) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static void add_earlier(PatternPlan *pp, const LitDir *d, size_t n, size_t from, const char *prefix, bool exact) {
+        for (size_t k = from; k < n; k++) {
+                if (exact ? !streq(d[k].dir, prefix) : !startswith(d[k].dir, prefix))
+                        break;
+                if (d[k].index < pp->index) {
+                        pp->earlier = xrealloc(pp->earlier, (pp->n_earlier + 1) * sizeof(size_t));
+                        pp->earlier[pp->n_earlier++] = d[k].index;
+                }
+        }
+}
+
+static void find_earlier(PatternPlan *pp, const LitDir *d, size_t n, const char *dir) {
+        _cleanup_free_ char *prefix = xstrdup(dir), *below = NULL;
+
+        /* Above or equal: "/", then each leading directory, then dir itself. */
+        add_earlier(pp, d, n, litdir_lower(d, n, "/"), "/", true);
+        for (char *s = prefix + 1; *prefix && s; s = strchr(s + 1, '/')) {
+                char c = *s;
+                *s = 0;
+                if (*prefix)
+                        add_earlier(pp, d, n, litdir_lower(d, n, prefix), prefix, true);
+                *s = c;
+                if (!c)
+                        break;
+        }
+        if (!streq(dir, "/")) {
+                below = xasprintf("%s/", dir);
+                add_earlier(pp, d, n, litdir_lower(d, n, below), below, false);
+        } else
+                add_earlier(pp, d, n, 0, "/", false);
 }
 
 typedef struct Walk {
@@ -186,12 +250,11 @@ typedef struct Walk {
         Plan *plan;
         const Rails *rails;
         Action *action;
-        size_t index;          /* of the pattern in the policy's Remove= list */
         PatternPlan *pp;
         InoMap *links;         /* probe: links seen per hard-linked inode, over all patterns */
         PatternPlan **earlier_plans;  /* probe: what the Remove= patterns before this one planned */
         Glob target;           /* the pattern, compiled */
-        Guards earlier;        /* the Remove= patterns before this one */
+        Guards earlier;        /* the Remove= patterns of pp->earlier */
         bool apply;
         unsigned n_failed;
         char *path;            /* the current in-tree path */
@@ -300,8 +363,8 @@ static bool owned_by_earlier(const Walk *w, bool ancestors) {
 static bool planned_by_other(const Walk *w, const Entry *st) {
         if (w->apply)
                 return false;
-        for (size_t i = 0; i < w->index; i++)
-                if (inomap_get(&w->earlier_plans[i]->planned, st->dev, st->ino))
+        for (size_t i = 0; i < w->pp->n_earlier; i++)
+                if (inomap_get(&w->earlier_plans[w->pp->earlier[i]]->planned, st->dev, st->ino))
                         return true;
         return false;
 }
@@ -588,35 +651,54 @@ static int walk_pattern(Walk *w) {
         int r;
 
         glob_compile(&w->target, w->action->target);
-        for (size_t i = 0; i < w->index; i++)
-                guards_add(&w->earlier, w->ctx->policy->file_remove[i]);
+        for (size_t i = 0; i < w->pp->n_earlier; i++)
+                guards_add(&w->earlier, w->ctx->policy->file_remove[w->pp->earlier[i]]);
         r = walk_from(w, dir);
         walk_done(w);
         return r;
 }
 
+/* One PatternPlan per Remove= pattern, each knowing the earlier patterns that matter to it. */
+static PatternPlan **pattern_plans(const Policy *policy, size_t *ret_n) {
+        size_t n = strv_length(policy->file_remove);
+        LitDir *dirs = xcalloc(n ?: 1, sizeof(LitDir));
+        PatternPlan **plans = xcalloc(n ?: 1, sizeof(PatternPlan *));
+
+        for (size_t i = 0; i < n; i++)
+                dirs[i] = (LitDir) { .dir = glob_literal_dir(policy->file_remove[i]), .index = i };
+        qsort(dirs, n, sizeof(LitDir), litdir_cmp);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *dir = glob_literal_dir(policy->file_remove[i]);
+                plans[i] = xcalloc(1, sizeof(PatternPlan));
+                plans[i]->index = i;
+                find_earlier(plans[i], dirs, n, dir);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(dirs[i].dir);
+        free(dirs);
+        *ret_n = n;
+        return plans;
+}
+
 static int files_probe(Context *ctx, Plan *plan) {
         Rails rails = {};
         InoMap links = {};
-        PatternPlan **plans = NULL;
-        size_t index = 0;
+        PatternPlan **plans;
+        size_t n;
 
         if (!ctx->policy->file_remove)
                 return 0;
         rails_load(ctx, &rails);
+        plans = pattern_plans(ctx->policy, &n);
 
-        STRV_FOREACH(pattern, ctx->policy->file_remove) {
-                Action *a = plan_add(plan, KIND_FILES, VERB_REMOVE, *pattern, STATE_CHANGE);
-                PatternPlan *pp = xcalloc(1, sizeof(PatternPlan));
+        for (size_t i = 0; i < n; i++) {
+                Action *a = plan_add(plan, KIND_FILES, VERB_REMOVE, ctx->policy->file_remove[i], STATE_CHANGE);
+                PatternPlan *pp = plans[i];
                 Walk w = {
-                        .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .index = index,
-                        .pp = pp, .links = &links,
+                        .ctx = ctx, .plan = plan, .rails = &rails, .action = a,
+                        .pp = pp, .links = &links, .earlier_plans = plans,
                 };
                 int r;
-
-                plans = xrealloc(plans, ++index * sizeof(PatternPlan *));
-                plans[index - 1] = pp;
-                w.earlier_plans = plans;
 
                 a->data = pp;
                 a->free_data = pattern_plan_free;
@@ -684,10 +766,6 @@ static int files_apply(Context *ctx, Plan *plan) {
                         RET_GATHER(ret, -EIO);
                         continue;
                 }
-                for (size_t k = 0; ctx->policy->file_remove[k]; k++)
-                        if (streq(ctx->policy->file_remove[k], a->target))
-                                w.index = k;
-
                 a->bytes = a->n_files = a->n_dirs = 0;
                 r = walk_pattern(&w);
                 if (r < 0)

@@ -13,6 +13,8 @@ packages=(
         strace
         # container and VM rigs
         mmdebstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
+        # the brick test logs in to its VM over SSH
+        openssh-client
         # the packaging test builds the openEuler package with rpmbuild
         rpm
 )

@@ -9,6 +9,7 @@
 #             rig_new_root BUILD_DIR DIR         -> rig_root + rig_unpack
 #             rig_install_agent ROOTDIR [BUILD_DIR]
 #             rig_agent_path [BUILD_DIR]         -> the agent's path inside the root (/usr/bin/…)
+#             rig_enable_network ROOTDIR         -> systemd-networkd on (DHCP on the VM's NIC)
 # Container:  ct_start NAME ROOTDIR [NSPAWN_ARG...]   ct_wait NAME [TIMEOUT]
 #             ct_exec NAME CMD...   ct_stop NAME [TIMEOUT]   ct_kill NAME
 #             ct_leader NAME   ct_log NAME   ct_running NAME
@@ -26,13 +27,16 @@
 #
 # The root (see root-setup.sh): Debian 12 minbase + RIG_PACKAGES below, the cloud kernel
 # with an initramfs (MODULES=most, fsck.ext4), /etc/fstab for /dev/vda, hostname "rig",
-# root logged in automatically on ttyS0, an empty /etc/machine-id (every copy boots as a
-# first boot), persistent journal, and rig-test.service (see the VM section).
+# root logged in automatically on ttyS0, a systemd-networkd configuration for DHCP on
+# en*/eth* (networkd disabled: rig_enable_network enables it in a copy), sshd (root by key
+# only, no key installed), an empty /etc/machine-id (every copy boots as a first boot),
+# persistent journal, and rig-test.service (see the VM section).
 #
 # Environment: BUILD_DIR (default: the source tree's build/), RIG_RUN_DIR (pid files and
 # container consoles; default BUILD_DIR/rig/run), RIG_NSPAWN_ARGS and RIG_QEMU_ARGS (extra
-# arguments, word-split), RIG_VM_TIMEOUT (vm_boot, default 300 s), RIG_NO_SKIP=1 (a missing
-# requirement fails instead of skipping).
+# arguments, word-split), RIG_VM_TIMEOUT (vm_boot, default 300 s), RIG_VM_HOSTFWD=PORT
+# (vm_start: 127.0.0.1:PORT on the host reaches the guest's port 22), RIG_NO_SKIP=1 (a
+# missing requirement fails instead of skipping).
 
 RIG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_SRC_DIR=$(cd "$RIG_LIB_DIR/../.." && pwd)
@@ -54,6 +58,8 @@ RIG_PACKAGES=(
         libsystemd0 libkmod2 libmount1 libinih1 libcap2
         avahi-daemon cron rsyslog logrotate man-db manpages locales systemd-timesyncd
         less
+        # sshd: the brick test (vm-brick.sh) logs in as root with a key over a forwarded port
+        openssh-server
 )
 
 rig_log() { echo "rig: $*" >&2; }
@@ -212,6 +218,17 @@ rig_install_agent() {
         chroot "$root" "$bin" --version >/dev/null ||
                 rig_err "the installed $bin does not run inside $root (missing shared libraries? see above)" || return
         rig_log "agent installed at $bin"
+}
+
+# rig_enable_network ROOTDIR: enables systemd-networkd in ROOTDIR, so that its NIC gets an
+# address from DHCP at boot (root-setup.sh installs the configuration; wait-online stays off).
+rig_enable_network() {
+        local root=${1:?rig_enable_network ROOTDIR}
+        [ -f "$root/etc/systemd/network/50-rig-dhcp.network" ] ||
+                rig_err "rig_enable_network: $root has no /etc/systemd/network/50-rig-dhcp.network (an old root?)" || return
+        chroot "$root" systemctl enable systemd-networkd.service >&2 &&
+                chroot "$root" systemctl disable systemd-networkd-wait-online.service >&2 ||
+                rig_err "rig_enable_network: cannot enable systemd-networkd in $root" || return
 }
 
 rig_pid_alive() { # PID -> true while the process exists and is not a zombie
@@ -439,7 +456,11 @@ ct_kill() {
 # (unless /rig/keep-running exists). For several boots with one test.sh, pass a marker on
 # the kernel command line (vm_boot IMAGE LOG rig.step=2) and read /proc/cmdline in it.
 # The VM has a virtio-rng and a virtio-net NIC (user mode, no host network needed) so that
-# real, unloadable modules (virtio_rng, virtio_net, net_failover, failover) are loaded.
+# real, unloadable modules (virtio_rng, virtio_net, net_failover, failover) are loaded; the
+# root's systemd-networkd, once rig_enable_network has enabled it, configures the NIC with
+# qemu's DHCP (10.0.2.15) and a default route. With RIG_VM_HOSTFWD=PORT the host's
+# 127.0.0.1:PORT is forwarded to the guest's port 22 (sshd), on the loopback address only:
+# nothing outside this machine can reach the guest.
 
 # vm_image ROOTDIR IMAGE [SIZE_MB]: an ext4 image of ROOTDIR (mkfs.ext4 -d, no mount),
 # sized to the tree plus room to work in unless SIZE_MB is given.
@@ -474,8 +495,13 @@ vm_running() { # IMAGE -> true while its qemu runs
 vm_start() {
         local image=${1:?vm_start IMAGE LOG [CMDLINE...]} log=${2:?vm_start IMAGE LOG [CMDLINE...]}
         shift 2
-        local extra=() pid
+        local extra=() pid nic=user,model=virtio-net-pci
         command -v qemu-system-x86_64 >/dev/null || rig_err "qemu-system-x86_64 is not installed (package qemu-system-x86)" || return
+        if [ -n "${RIG_VM_HOSTFWD:-}" ]; then
+                [[ $RIG_VM_HOSTFWD =~ ^[1-9][0-9]{0,4}$ ]] && [ "$RIG_VM_HOSTFWD" -le 65535 ] ||
+                        rig_err "vm_start: RIG_VM_HOSTFWD='$RIG_VM_HOSTFWD' is not a port number" || return
+                nic+=",hostfwd=tcp:127.0.0.1:$RIG_VM_HOSTFWD-:22"
+        fi
         [ -f "$image" ] || rig_err "vm_start: no image $image (vm_image first)" || return
         [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ] ||
                 rig_err "vm_start: no $image.vmlinuz / $image.initrd next to the image (made by vm_image)" || return
@@ -485,13 +511,13 @@ vm_start() {
         fi
         read -r -a extra <<<"${RIG_QEMU_ARGS:-}"
         : >"$log" || rig_err "vm_start: cannot write $log" || return
-        rig_log "vm: booting $image (serial: $log)"
+        rig_log "vm: booting $image (serial: $log${RIG_VM_HOSTFWD:+; ssh: 127.0.0.1:$RIG_VM_HOSTFWD})"
         qemu-system-x86_64 -machine q35 -accel tcg -m 2048 -smp 2 \
                 -display none -monitor none -serial "file:$log" -no-reboot \
                 -kernel "$image.vmlinuz" -initrd "$image.initrd" \
                 -append "root=/dev/vda rw console=ttyS0 panic=-1 $*" \
                 -drive "file=$image,if=virtio,format=raw" \
-                -device virtio-rng-pci -nic user,model=virtio-net-pci \
+                -device virtio-rng-pci -nic "$nic" \
                 "${extra[@]}" </dev/null >"$log.qemu" 2>&1 &
         pid=$!
         echo "$pid" >"$image.pid"

@@ -45,6 +45,28 @@ ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,3840
 EOF
 chroot "$root" passwd -d root >/dev/null
 
+# The network: nothing brings the VM's virtio NIC up by itself (minbase has no ifupdown,
+# and Debian ships systemd-networkd disabled). The brick test (vm-brick.sh) logs in over SSH
+# through qemu's user-mode NIC, so the root has the configuration for systemd-networkd,
+# which is part of the systemd package and so survives a trim (no extra daemon): DHCP on
+# en* and eth* (qemu answers with 10.0.2.15 and a default route). It stays disabled here
+# and a test that wants the network enables it in its own copy (rig_enable_network in
+# lib.sh): with an address and a default route on the NIC the agent refuses to unload or
+# blacklist its driver (the management network), and vm-live.sh unloads virtio_net on
+# purpose. When enabled, systemd-networkd-wait-online.service stays off: nothing here
+# needs network-online.target, and under systemd-nspawn --private-network (only lo) it
+# would wait two minutes whenever something (apt-daily.service) pulls it in.
+# sshd keeps Debian's defaults: root logs in with a key only, and no key is installed here.
+say "network: a systemd-networkd configuration (DHCP on en* and eth*), networkd left disabled"
+mkdir -p "$root/etc/systemd/network"
+cat >"$root/etc/systemd/network/50-rig-dhcp.network" <<'EOF'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=yes
+EOF
+
 say "boot-time test runner: rig-test.service runs /rig/test.sh once the boot has finished"
 mkdir -p "$root/rig" "$root/usr/lib/rig"
 cat >"$root/usr/lib/rig/rig-runner" <<'EOF'

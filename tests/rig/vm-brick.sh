@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# rig-vm-brick: no policy can brick the device (docs/design.md, the protected paths; the
+# agent's protection rails). A Debian VM with the agent installed for a real first boot, the
+# shipped policy files removed from /usr/lib/dpuos-trim/policy.d and one hostile policy
+# installed there instead (HOSTILE_POLICY below: mask every unit and stop it, blacklist and
+# unload every module, silence the console and forbid module loading, remove every library):
+#   boot 1, the first boot: dpuos-trim.service applies it; the report is read from the
+#           image and every refusal printed (counts by outcome, the actions on the
+#           essential targets of ESSENTIAL below, the failed and protected ones);
+#   boot 2, the next boot (/rig/keep-running, so the VM stays up): the machine reaches
+#           multi-user, root is logged in on the serial console, root logs in over SSH with
+#           a throwaway key through a port forwarded on 127.0.0.1, the journal reads, an
+#           `apt-get install --reinstall` of libc6 from a local .deb (the version the root
+#           has, fetched with the host's apt from the mirror the root was built from)
+#           leaves the C library and the loader in place and commands still run
+#           afterwards; then the VM is powered off over SSH.
+# The wall time of each boot and of the whole test is printed. The guest's network is
+# systemd-networkd with DHCP from qemu's user-mode NIC (rig_enable_network), and the host's
+# 127.0.0.1:PORT, a free port, reaches its sshd (RIG_VM_HOSTFWD in lib.sh).
+#
+# Debugging aid: BRICK_POLICY=benign uses a harmless policy instead (BENIGN_POLICY below),
+# so that the harness itself can be shown to pass every check:
+#   BRICK_POLICY=benign RIG_KEEP=1 bash tests/rig/vm-brick.sh BUILD_DIR
+#
+#   vm-brick.sh BUILD_DIR
+set -euo pipefail
+export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
+# shellcheck source=tests/rig/lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/rig/checks.sh
+source "$(dirname "$0")/checks.sh"
+BUILD_DIR=$(rig_abs "$BUILD_DIR")
+
+# The hostile policy: everything the agent can be told to do, aimed at what the device
+# needs to boot, log in and be repaired. Extend it here.
+HOSTILE_POLICY='[Policy]
+Name=brick-hostile
+
+[Units]
+Mask=*
+Stop=yes
+
+[Modules]
+Blacklist=*
+Unload=*
+
+[Sysctl]
+kernel.printk = 0 0 0 0
+kernel.modules_disabled = 1
+
+[Files]
+Remove=/usr/lib/x86_64-linux-gnu/**
+PreventReinstall=yes
+'
+
+# The benign policy (BRICK_POLICY=benign): one harmless action of each kind.
+BENIGN_POLICY='[Policy]
+Name=brick-benign
+
+[Units]
+Mask=cups.service avahi-daemon.service
+Stop=yes
+
+[Modules]
+Blacklist=pcspkr floppy
+Unload=pcspkr floppy
+
+[Sysctl]
+kernel.dmesg_restrict = 1
+
+[Files]
+Remove=/usr/share/doc/**
+Keep=/usr/share/doc/**/copyright
+PreventReinstall=yes
+'
+
+# What the report is searched for after the first boot: what a login, the journal, SSH and
+# a repair with apt need.
+ESSENTIAL=(systemd-journald.service dbus.service multi-user.target getty@.service
+        serial-getty@.service ssh.service systemd-networkd.service ext4 virtio_blk virtio_net
+        /usr/lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+        kernel.modules_disabled kernel.printk)
+
+case ${BRICK_POLICY:-hostile} in
+hostile) policy=$HOSTILE_POLICY ;;
+benign) policy=$BENIGN_POLICY ;;
+*) echo "vm-brick: BRICK_POLICY must be hostile or benign, not '$BRICK_POLICY'" >&2; exit 2 ;;
+esac
+
+rig_require_root
+rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs dumpe2fs e2fsck meson jq \
+        ssh ssh-keygen apt-get
+
+t_test=$SECONDS
+rig_test_begin vm-brick
+trap 'exit 143' TERM INT   # so that a timeout still runs the cleanup (and kills qemu)
+image=$work/brick.img
+key=$work/id_ed25519
+libdir=/usr/lib/x86_64-linux-gnu
+
+# A free TCP port on 127.0.0.1 for the forward to the guest's sshd: one nothing answers on
+# (qemu refuses to start on a port in use, which vm_start reports).
+free_port() {
+        local p i
+        for ((i = 0; i < 50; i++)); do
+                p=$((20000 + RANDOM % 40000))
+                if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+                        echo "$p"
+                        return 0
+                fi
+        done
+        rig_err "no free port on 127.0.0.1 after 50 tries"
+}
+
+# --- the image
+rig_test_root --first-boot
+echo "policy: ${BRICK_POLICY:-hostile}"
+rm -f "$root"/usr/lib/dpuos-trim/policy.d/*.conf
+printf '%s' "$policy" >"$root/usr/lib/dpuos-trim/policy.d/50-brick.conf"
+sed 's/^/  policy: /' "$root/usr/lib/dpuos-trim/policy.d/50-brick.conf"
+ls -A "$root/usr/lib/dpuos-trim/policy.d" | sed 's/^/  policy.d: /'
+# What the parser makes of it (a policy refused here changes nothing at the first boot).
+rc=0
+"$BUILD_DIR/agent/dpuos-trim" --check --policy="$root/usr/lib/dpuos-trim/policy.d" >&2 || rc=$?
+echo "  policy: dpuos-trim --check exits $rc"
+
+# The network for SSH: systemd-networkd with DHCP on the NIC (lib.sh, root-setup.sh).
+rig_enable_network "$root"
+# Root's SSH key: a throwaway pair in the work directory.
+ssh-keygen -q -t ed25519 -N '' -C vm-brick -f "$key"
+install -d -m 0700 "$root/root/.ssh"
+install -m 0600 "$key.pub" "$root/root/.ssh/authorized_keys"
+[ -x "$root/usr/sbin/sshd" ] || rig_err "the root has no /usr/sbin/sshd (openssh-server in RIG_PACKAGES)"
+
+# libc6 as a local .deb, the very version the root has (a reinstall, not an up- or
+# downgrade), fetched on the host from the same Debian release.
+libc_ver=$(chroot "$root" dpkg-query -W -f='${Version}' libc6)
+echo "libc6 in the root: $libc_ver"
+deb=""
+if (cd "$work" && apt-get download -q "libc6=$libc_ver" >&2); then
+        deb=$(ls "$work"/libc6_*.deb 2>/dev/null | head -n1)
+        cp "$deb" "$root/root/libc6.deb"
+        echo "downloaded $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
+else
+        echo "apt-get download libc6=$libc_ver failed on the host (see above)"
+fi
+
+# The boot-time script: at the first boot (rig.step=1) what the agent left; at the next
+# (rig.step=2) what a user logging in would see. The VM powers off after step 1; step 2
+# runs with /rig/keep-running, and the host logs in over SSH afterwards.
+cat >"$root/rig/test.sh" <<'T'
+#!/bin/bash
+step=$(sed -n 's/.*rig\.step=\([0-9]*\).*/\1/p' /proc/cmdline)
+echo "step: $step"
+echo "service: $(systemctl is-active dpuos-trim.service)"
+echo "stamp: $(test -e /etc/dpuos-trim/applied && echo yes || echo no)"
+[ "$step" = 2 ] || exit 0
+echo "state: $(systemctl is-system-running)"
+echo "multi-user: $(systemctl is-active multi-user.target)"
+# agetty starts Type=idle, once the boot jobs are done: give the login a minute
+for i in $(seq 60); do who | grep -q ' ttyS0 ' && break; sleep 1; done
+echo "who-ttyS0: $(who | grep -c '^root  *ttyS0 ')"
+who | sed 's/^/who: /'
+n=$(journalctl -b --no-pager -q | wc -l)
+echo "journal-lines: $n"
+echo "journal-kernel: $(journalctl -b -k --no-pager -q | grep -c 'Linux version')"
+echo "sshd: $(systemctl is-active ssh.service)"
+echo "networkd: $(systemctl is-active systemd-networkd.service)"
+echo "addr: $(ip -4 -o addr show scope global | awk '{print $2 " " $4}' | head -n1)"
+echo "failed-units: $(systemctl --failed --no-legend --plain | wc -l)"
+systemctl --failed --no-legend --plain | sed 's/^/failed: /'
+echo "masked-units: $(find /etc/systemd/system -maxdepth 1 -type l -lname /dev/null | wc -l)"
+for u in poweroff.target reboot.target systemd-poweroff.service systemd-logind.service user@.service; do
+        echo "unit-$u: $(systemctl is-enabled "$u" 2>&1)"
+done
+T
+chmod 755 "$root/rig/test.sh"
+vm_image "$root" "$image"
+rm -rf "$root"
+
+port=$(free_port)
+export RIG_VM_HOSTFWD=$port
+echo "ssh: 127.0.0.1:$port forwarded to the guest's port 22"
+
+# The lines "KEY: VALUE" that the boot-time script wrote to the serial log (or /rig/result).
+serial_of() { sed -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$1"; }
+field() { sed -n "s/^$1: //p" <<<"$out" | head -n1 | sed 's/ *$//'; }
+# script_output LOG: the boot-time script's lines in a serial log, without the shell prompt
+# that the console's automatic login may have put in front of one.
+script_output() { serial_of "$1" | sed -n '/^RIG-BEGIN/,/^RIG-END/p' | sed -E 's/^[^ ]+@[^ ]+:[^ ]*[#$] //'; }
+# wait_serial LOG REGEX TIMEOUT: 0 when a line matches, 1 on timeout, 2 when qemu exited.
+wait_serial() {
+        local t0=$SECONDS
+        until grep -aEq -- "$2" "$1" 2>/dev/null; do
+                vm_running "$image" || { grep -aEq -- "$2" "$1" 2>/dev/null && return 0; return 2; }
+                ((SECONDS - t0 < $3)) || return 1
+                sleep 1
+        done
+}
+# Predicates for check: up STATE (running or degraded); all CMD... [-- CMD...]... (each
+# command must succeed);
+# has_line LINE TEXT (LINE is one of TEXT's lines), has_text STRING TEXT (in TEXT),
+# has_re REGEX TEXT (grep -E).
+up() { [ "$1" = running ] || [ "$1" = degraded ]; }
+has_line() { [ -n "$1" ] && grep -qxF -- "$1" <<<"$2"; }
+has_text() { [ -n "$1" ] && grep -qF -- "$1" <<<"$2"; }
+has_re() { grep -qE -- "$1" <<<"$2"; }
+all() {
+        local cmd=()
+        while [ $# -gt 0 ]; do
+                if [ "$1" = -- ]; then "${cmd[@]}" || return; cmd=(); else cmd+=("$1"); fi
+                shift
+        done
+        "${cmd[@]}"
+}
+ssh_vm() { # CMD...: as root on the guest, by key, through the forwarded port
+        timeout 300 ssh -i "$key" -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+                -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o LogLevel=ERROR \
+                root@127.0.0.1 "$@"
+}
+
+# --- boot 1: the first boot. It should end with the boot-time script and a power-off; a
+# machine that does not get there is cut 120 s after the agent's service ended (that at
+# most RIG_VM_TIMEOUT, 300 s), and its journal replayed on the host to read the report.
+t_boot=$SECONDS
+vm_start "$image" "$work/serial1.log" rig.step=1
+# systemd's status line (the unit name cut short and coloured) or the agent's summary
+end_re='(Finished|Failed to start|Failed with result) .{0,16}dpuos-trim\.servic|dpuos-trim\[[0-9]+\]: dpuos-trim: policy '
+if wait_serial "$work/serial1.log" "$end_re" "${RIG_VM_TIMEOUT:-300}"; then
+        echo "boot 1: dpuos-trim.service ended after $((SECONDS - t_boot)) s"
+else
+        echo "boot 1: no end of dpuos-trim.service on the serial console after $((SECONDS - t_boot)) s"
+fi
+poweroff1=no
+if wait_serial "$work/serial1.log" '^RIG-END rc=' 120; then
+        if vm_wait "$image" 120; then poweroff1=yes; fi
+fi
+if vm_running "$image"; then
+        echo "boot 1: still running; serial log tail:"
+        serial_of "$work/serial1.log" | tail -n 25 | sed 's/^/  serial1: /'
+        vm_kill "$image"
+fi
+echo "boot 1 took $((SECONDS - t_boot)) s (powered off by itself: $poweroff1)"
+vm_fsck "$image"
+out=$(vm_read "$image" /rig/result 2>/dev/null || true)
+if grep -q '^RIG-END rc=' <<<"$out"; then
+        echo "boot 1: the boot-time script's output, from /rig/result:"
+else
+        echo "boot 1: the boot-time script's output, from the serial log (no /rig/result):"
+        out=$(script_output "$work/serial1.log")
+fi
+printf '%s\n' "$out" | sed 's/^/  boot 1: /'
+booted=$(sed -n 's/^RIG-BEGIN boot finished: //p' <<<"$out" | head -n1)
+check "boot 1 (first boot): the boot finished (${booted:-no RIG-BEGIN}) and the boot-time script ran" \
+        all [ "$(field step)" = 1 ] -- up "$booted"
+check "boot 1: the VM powered off by itself afterwards (rig-test.service's systemctl poweroff)" [ "$poweroff1" = yes ]
+
+report=$(vm_read "$image" /var/lib/dpuos-trim/report.json 2>/dev/null || true)
+n_actions=$(jq '.actions | length' <<<"$report" 2>/dev/null || true)
+check "boot 1: the agent wrote its report (${n_actions:-no} actions)" [ "${n_actions:-0}" -gt 0 ]
+if [ "${n_actions:-0}" -gt 0 ]; then
+        echo "report: policy $(jq -r .policy.name <<<"$report"), mode $(jq -r .mode <<<"$report"), $(jq -r .duration <<<"$report") s"
+        echo "report: by outcome: $(jq -r '[.actions[].outcome] | group_by(.) | map("\(.[0]) \(length)") | join(", ")' <<<"$report")"
+        jq -r '.actions | group_by(.kind)[] | "report: \(.[0].kind): " + ([.[].outcome] | group_by(.) | map("\(.[0]) \(length)") | join(", "))' <<<"$report"
+        jq -r '.errors[]? | "report: run error: \(.)"' <<<"$report"
+        for t in "${ESSENTIAL[@]}"; do
+                line=$(jq -r --arg t "$t" '.actions[] | select(.target == $t) |
+                        "\(.kind) \(.action) \(.outcome)" + (if .reason then " (\(.reason))" else "" end)' <<<"$report" | paste -sd ';' -)
+                echo "report: essential $t: ${line:-no action}"
+        done
+        for o in failed protected; do
+                n=$(jq --arg o "$o" '[.actions[] | select(.outcome == $o)] | length' <<<"$report")
+                echo "report: $n $o actions (the first 40):"
+                jq -r --arg o "$o" '[.actions[] | select(.outcome == $o)][:40][] |
+                        "  \(.kind) \(.action) \(.target)" + (if .reason then ": \(.reason)" else "" end)' <<<"$report"
+        done
+fi
+stamp1=$(vm_exists "$image" /etc/dpuos-trim/applied && echo yes || echo no)
+echo "boot 1: first-boot stamp written: $stamp1"
+
+# --- boot 2: the next boot, kept running; the host logs in over SSH.
+: >"$work/keep-running"
+vm_put "$image" "$work/keep-running" /rig/keep-running
+t_boot=$SECONDS
+vm_start "$image" "$work/serial2.log" rig.step=2
+if wait_serial "$work/serial2.log" '^RIG-END rc=' "${RIG_VM_TIMEOUT:-300}"; then
+        echo "boot 2: the boot-time script ended after $((SECONDS - t_boot)) s"
+else
+        echo "boot 2: the boot-time script did not end after $((SECONDS - t_boot)) s; serial log tail:"
+        serial_of "$work/serial2.log" | tail -n 25 | sed 's/^/  serial2: /'
+fi
+t_up=$((SECONDS - t_boot))
+# SSH: wait for sshd to answer (it may start after the boot-time script).
+ssh_ok=no t_ssh=$SECONDS
+while vm_running "$image" && ((SECONDS - t_ssh < 120)); do
+        if ssh_vm true 2>"$work/ssh.err"; then ssh_ok=yes; break; fi
+        sleep 5
+done
+echo "ssh: first login $([ "$ssh_ok" = yes ] && echo "after $((SECONDS - t_ssh)) s" || echo "failed: $(tail -n 2 "$work/ssh.err" | tr '\n' ' ')")"
+serial2=$(serial_of "$work/serial2.log")
+# The boot-time script's output: /rig/result over SSH, else the serial log, where the
+# console's login may have put a shell prompt in front of a line.
+out=""
+if [ "$ssh_ok" = yes ]; then out=$(ssh_vm 'cat /rig/result' 2>/dev/null || true); fi
+if grep -q '^RIG-END rc=' <<<"$out"; then
+        echo "boot 2: the boot-time script's output, from /rig/result over SSH:"
+else
+        echo "boot 2: the boot-time script's output, from the serial log:"
+        out=$(script_output "$work/serial2.log")
+fi
+printf '%s\n' "$out" | sed 's/^/  boot 2: /'
+booted=$(sed -n 's/^RIG-BEGIN boot finished: //p' <<<"$out" | head -n1)
+check "boot 2: the boot finished (${booted:-no RIG-BEGIN}) and the boot-time script ran" \
+        all [ "$(field step)" = 2 ] -- up "$booted"
+check "boot 2: systemctl is-system-running says running or degraded (${state2:=$(field state)})" up "$state2"
+check "boot 2: multi-user.target is active" [ "$(field multi-user)" = active ]
+check "boot 2: the serial console logs root in (automatic login on ttyS0)" \
+        has_re 'login: root \(automatic login\)' "$serial2"
+check "boot 2: who lists root on ttyS0" [ "$(field who-ttyS0)" = 1 ]
+check "boot 2: journalctl -b reads this boot's journal (${jl:=$(field journal-lines)} lines, the kernel's included)" \
+        all [ "${jl:-0}" -gt 20 ] -- [ "$(field journal-kernel)" = 1 ]
+echo "boot 2: sshd $(field sshd), networkd $(field networkd), address $(field addr)"
+
+# Without a first login there is nothing to wait for: every SSH check fails at once.
+ssh_try() { # VAR CMD: runs CMD over SSH into $VAR, its exit status into ${VAR}rc
+        local o rc=0
+        if [ "$ssh_ok" = yes ]; then o=$(ssh_vm "$2" 2>&1) || rc=$?; else o="no SSH login" rc=255; fi
+        printf -v "$1" '%s' "$o"
+        printf -v "${1}rc" '%s' "$rc"
+}
+sshout="" sshoutrc="" aptout="" aptoutrc="" trueout="" trueoutrc=""
+ssh_try sshout 'journalctl -b --no-pager | tail -n 3; state=$(systemctl is-system-running); echo "$state"'
+printf '%s\n' "$sshout" | sed 's/^/  ssh: /'
+check "ssh: root logs in with the key on 127.0.0.1:$port (exit $sshoutrc)" [ "$sshoutrc" = 0 ]
+check "ssh: the system says running or degraded" up "$(tail -n1 <<<"$sshout")"
+check "ssh: journalctl -b prints this boot's last lines" \
+        all [ "$sshoutrc" = 0 ] -- [ "$(grep -vc -E '^(running|degraded)$' <<<"$sshout")" = 3 ]
+
+# The repair: reinstall libc6 from the local .deb with apt.
+ssh_try aptout 'test -f /root/libc6.deb || { echo "no /root/libc6.deb"; exit 9; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall /root/libc6.deb </dev/null 2>&1
+        rc=$?; echo "apt-rc: $rc"
+        echo "libc6: $(dpkg-query -W -f="\${Status} \${Version}" libc6)"
+        ls -l /usr/lib/x86_64-linux-gnu/libc.so.6 /usr/lib64/ld-linux-x86-64.so.2 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>&1
+        cat /etc/dpkg/dpkg.cfg.d/dpuos-trim 2>/dev/null | sed "s/^/dpkg-cfg: /"
+        exit $rc'
+grep -v '^dpkg-cfg: ' <<<"$aptout" | tail -n 30 | sed 's/^/  apt: /'
+echo "  apt: $(grep -c '^dpkg-cfg: ' <<<"$aptout") lines in /etc/dpkg/dpkg.cfg.d/dpuos-trim, the path-exclude ones:"
+grep '^dpkg-cfg: path-exclude' <<<"$aptout" | head -n 20 | sed 's/^/  apt:   /'
+check "apt-get install --reinstall of libc6 $libc_ver from a local .deb succeeds (exit $aptoutrc)" \
+        all [ -n "$deb" ] -- [ "$aptoutrc" = 0 ] -- has_text "Setting up libc6:amd64 ($libc_ver)" "$aptout"
+check "after the reinstall libc6 is installed at $libc_ver" \
+        has_line "libc6: install ok installed $libc_ver" "$aptout"
+check "after the reinstall libc.so.6 and the loader are in place" \
+        all has_re "^-.* $libdir/libc\.so\.6\$" "$aptout" -- has_re "^-.* $libdir/ld-linux-x86-64\.so\.2\$" "$aptout" -- \
+        has_re "^l.* /usr/lib64/ld-linux-x86-64\.so\.2 -> " "$aptout"
+ssh_try trueout '/bin/true && echo true-ran; ls / >/dev/null && echo ls-ran'
+check "after the reinstall a new SSH login runs commands (/bin/true, ls)" \
+        all [ "$trueoutrc" = 0 ] -- [ "$(printf '%s\n' "$trueout" | tr '\n' ' ')" = "true-ran ls-ran " ]
+
+# Power off over SSH (the connection may drop before ssh returns); a VM that cannot be
+# reached is cut.
+echo "boot 2: up and checked after $((SECONDS - t_boot)) s (boot-time script at $t_up s)"
+poweroff2=no
+if [ "$ssh_ok" = yes ] && vm_running "$image"; then
+        offout=$(ssh_vm 'systemctl poweroff' 2>&1) || true
+        if vm_wait "$image" 120; then poweroff2=yes; fi
+        printf '%s\n' "$offout" | grep . | sed 's/^/  poweroff: /' || true
+fi
+check "boot 2: systemctl poweroff over SSH powers the VM off" [ "$poweroff2" = yes ]
+if vm_running "$image"; then vm_kill "$image"; fi
+echo "boot 2 took $((SECONDS - t_boot)) s"
+vm_fsck "$image"
+check "after boot 2 the image has $libdir/libc.so.6 and ld-linux-x86-64.so.2" \
+        all vm_exists "$image" "$libdir/libc.so.6" -- vm_exists "$image" "$libdir/ld-linux-x86-64.so.2"
+
+echo "the whole test took $((SECONDS - t_test)) s"
+rig_test_end

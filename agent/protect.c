@@ -599,6 +599,72 @@ static void expand_in_tree(Context *ctx, const char *dir, const char *rest, char
         }
 }
 
+/* /bin/cp as the walk meets it: /usr/bin/cp where /bin is a link to usr/bin (merged /usr). */
+static char *canonical_path(Context *ctx, const char *path) {
+        const char *slash = strchr(path + 1, '/');
+        _cleanup_free_ char *top = slash ? xstrndup(path, slash - path) : NULL, *target = NULL;
+
+        if (top && readlink_in_root(ctx->root_fd, top, &target) >= 0 && startswith(target, "usr/") &&
+            streq(target + strlen("usr"), top))
+                return xasprintf("/usr%s", path);
+        return xstrdup(path);
+}
+
+/* dpkg's Essential packages are what the system cannot work without (dpkg itself refuses
+ * to remove them): their programs and libraries (coreutils, util-linux, perl-base that
+ * debconf needs to install a package, ...), with the libraries those load. Their
+ * documentation is not needed and may go. */
+static void add_package_files(Context *ctx, const char *pkg, const char *arch, char ***ret) {
+        static const char * const dirs[] = { "/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/lib", "/usr/lib", "/usr/libexec/" };
+        _cleanup_free_ char *list = NULL;
+        char *save = NULL;
+
+        for (int i = 0; i < 2 && !list; i++) {
+                _cleanup_free_ char *path = i == 0 && arch ? xasprintf("/var/lib/dpkg/info/%s:%s.list", pkg, arch)
+                                                           : xasprintf("/var/lib/dpkg/info/%s.list", pkg);
+                if (read_file_in_root(ctx->root_fd, path, 16 * 1024 * 1024, &list) < 0)
+                        list = NULL;
+        }
+        for (char *l = list ? strtok_r(list, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+                struct stat st;
+                bool wanted = false;
+                for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                        wanted = wanted || startswith(l, dirs[i]);
+                if (wanted && fstatat(ctx->root_fd, l + 1, &st, AT_SYMLINK_NOFOLLOW) >= 0 && !S_ISDIR(st.st_mode))
+                        strv_extend(ret, l);
+        }
+}
+
+/* dpkg's Essential packages are what the system cannot work without (dpkg itself refuses
+ * to remove them): their programs and libraries (coreutils, util-linux, perl-base, which
+ * debconf needs to install any package, ...), with the libraries those load. Their
+ * documentation is not needed and may go. */
+static void dpkg_essential_files(Context *ctx, char ***ret) {
+        _cleanup_free_ char *status = NULL, *pkg = NULL, *arch = NULL;
+        bool essential = false;
+        char *save = NULL;
+
+        if (read_file_in_root(ctx->root_fd, "/var/lib/dpkg/status", 64 * 1024 * 1024, &status) < 0)
+                return;
+        for (char *l = strtok_r(status, "\n", &save); ; l = strtok_r(NULL, "\n", &save)) {
+                if (!l || startswith(l, "Package: ")) {
+                        if (essential && pkg)
+                                add_package_files(ctx, pkg, arch, ret);
+                        if (!l)
+                                return;
+                        free(pkg);
+                        free(arch);
+                        pkg = xstrdup(l + strlen("Package: "));
+                        arch = NULL;
+                        essential = false;
+                } else if (startswith(l, "Architecture: ")) {
+                        free(arch);
+                        arch = xstrdup(l + strlen("Architecture: "));
+                } else if (streq(l, "Essential: yes"))
+                        essential = true;
+        }
+}
+
 /* The essential binaries of the tree and every library they load. */
 char **protected_libraries(Context *ctx) {
         Protected *p = protected_get(ctx);
@@ -608,10 +674,11 @@ char **protected_libraries(Context *ctx) {
 
                 for (const char * const *b = essential_binaries; *b; b++)
                         expand_in_tree(ctx, "", *b + 1, &binaries);
+                dpkg_essential_files(ctx, &binaries);
                 if (elf_closure(ctx->root_fd, binaries, &closure) < 0)
                         closure = NULL;
                 STRV_FOREACH(b, binaries)
-                        strv_extend(&p->libraries, *b);
+                        strv_push(&p->libraries, canonical_path(ctx, *b));
                 STRV_FOREACH(l, closure)
                         strv_extend(&p->libraries, *l);
                 strv_sort(p->libraries);

@@ -47,6 +47,13 @@ Unload=*
 [Sysctl]
 kernel.printk = 0 0 0 0
 kernel.modules_disabled = 1
+kernel.pid_max = 100
+vm.nr_hugepages = 100000
+vm.min_free_kbytes = 1900000
+
+[Sysfs]
+/sys/power/state = mem
+/sys/bus/pci/drivers/virtio-pci/unbind = 0000:00:02.0
 
 [Files]
 Remove=/usr/lib/x86_64-linux-gnu/**
@@ -268,6 +275,15 @@ if [ "${n_actions:-0}" -gt 0 ]; then
                         "\(.kind) \(.action) \(.outcome)" + (if .reason then " (\(.reason))" else "" end)' <<<"$report" | paste -sd ';' -)
                 echo "report: essential $t: ${line:-no action}"
         done
+        # Each refusal is visible: with the hostile policy every essential target the
+        # policy reached is protected, never changed.
+        if [ "${BRICK_POLICY:-hostile}" = hostile ]; then
+                for t in "${ESSENTIAL[@]}" vm.nr_hugepages vm.min_free_kbytes kernel.pid_max /sys/power/state; do
+                        [ "$t" = ext4 ] && continue   # built into the cloud kernel: nothing to refuse
+                        outcomes=$(jq -r --arg t "$t" '[.actions[] | select(.target == $t) | .outcome] | unique | join(",")' <<<"$report")
+                        check "boot 1: $t is protected (${outcomes:-no action})" same protected "$outcomes"
+                done
+        fi
         for o in failed protected; do
                 n=$(jq --arg o "$o" '[.actions[] | select(.outcome == $o)] | length' <<<"$report")
                 echo "report: $n $o actions (the first 40):"

@@ -321,8 +321,8 @@ static void protect_block_device(Context *ctx, char ***set, dev_t dev, const cha
         }
 }
 
-static void protect_fs_type(Context *ctx, char ***set, const char *type, const char *why) {
-        _cleanup_free_ char *alias = xasprintf("fs-%s", type);
+/* The modules an alias resolves to, as modprobe resolves it ("fs-ext4", a modalias). */
+static void protect_alias(Context *ctx, char ***set, const char *alias, const char *why) {
         struct kmod_list *list = NULL, *l;
 
         if (!ctx->kmod || kmod_module_new_from_lookup(ctx->kmod, alias, &list) < 0)
@@ -333,6 +333,11 @@ static void protect_fs_type(Context *ctx, char ***set, const char *type, const c
                 kmod_module_unref(m);
         }
         kmod_module_unref_list(list);
+}
+
+static void protect_fs_type(Context *ctx, char ***set, const char *type, const char *why) {
+        _cleanup_free_ char *alias = xasprintf("fs-%s", type);
+        protect_alias(ctx, set, alias, why);
 }
 
 static void protect_mounts(Context *ctx, char ***set) {
@@ -480,7 +485,6 @@ static void protect_controllers(Context *ctx, char ***set) {
                         _cleanup_free_ char *id = NULL, *alias = NULL;
                         _cleanup_free_ char *id_path = xasprintf("%s/%s/%s", buses[b], de->d_name, b == 0 ? "class" : "device");
                         _cleanup_free_ char *alias_path = xasprintf("%s/%s/modalias", buses[b], de->d_name);
-                        struct kmod_list *list = NULL, *l;
                         unsigned long v;
 
                         if (de->d_name[0] == '.' || read_file_host(id_path, 64, &id) < 0 ||
@@ -493,14 +497,7 @@ static void protect_controllers(Context *ctx, char ***set) {
                         alias[strcspn(alias, "\n")] = 0;
                         _cleanup_free_ char *why = xasprintf("the driver of the %s controller %s", net ? "network" : "storage",
                                                              de->d_name);
-                        if (kmod_module_new_from_lookup(ctx->kmod, alias, &list) < 0)
-                                continue;
-                        kmod_list_foreach(l, list) {
-                                struct kmod_module *m = kmod_module_get_module(l);
-                                protect_with_deps(ctx, set, kmod_module_get_name(m), why);
-                                kmod_module_unref(m);
-                        }
-                        kmod_module_unref_list(list);
+                        protect_alias(ctx, set, alias, why);
                 }
         }
 }

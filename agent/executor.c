@@ -39,30 +39,27 @@ static int gather(Plan *plan, const Executor *e, const char *step, size_t errors
         return r;
 }
 
-int executors_probe(Context *ctx, Plan *plan, Kind kind) {
+/* Every executor of the kind, in the table's order; an application stops at OnFailure=stop. */
+static int run_executors(Context *ctx, Plan *plan, Kind kind, bool apply) {
         int ret = 0;
 
-        for (size_t i = 0; i < ELEMENTSOF(executors); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(executors) && !(apply && plan->stopped); i++) {
                 const Executor *e = executors[i];
                 if (e->kind != kind)
                         continue;
                 size_t before = strv_length(plan->errors);
-                RET_GATHER(ret, gather(plan, e, "probing", before, e->probe(ctx, plan)));
+                int r = apply ? e->apply(ctx, plan) : e->probe(ctx, plan);
+                RET_GATHER(ret, gather(plan, e, apply ? "applying" : "probing", before, r));
         }
         return ret;
 }
 
-int executors_apply(Context *ctx, Plan *plan, Kind kind) {
-        int ret = 0;
+int executors_probe(Context *ctx, Plan *plan, Kind kind) {
+        return run_executors(ctx, plan, kind, false);
+}
 
-        for (size_t i = 0; i < ELEMENTSOF(executors) && !plan->stopped; i++) {
-                const Executor *e = executors[i];
-                if (e->kind != kind)
-                        continue;
-                size_t before = strv_length(plan->errors);
-                RET_GATHER(ret, gather(plan, e, "applying", before, e->apply(ctx, plan)));
-        }
-        return ret;
+int executors_apply(Context *ctx, Plan *plan, Kind kind) {
+        return run_executors(ctx, plan, kind, true);
 }
 
 void context_done(Context *ctx) {

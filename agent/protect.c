@@ -141,25 +141,28 @@ static uint64_t meminfo_kib(const char *text, const char *field) {
         return f ? strtoull(f + strlen(field), NULL, 10) : 0;
 }
 
-static void load_memory(Context *ctx, Protected *p) {
+/* MemTotal and the default hugepage size, read once; both 0 offline. */
+static const Protected *memory(Context *ctx) {
+        Protected *p = protected_get(ctx);
         _cleanup_free_ char *text = NULL;
 
+        if (p->memory_loaded)
+                return p;
         p->memory_loaded = true;
         if (ctx->offline || read_file_host("/proc/meminfo", 64 * 1024, &text) < 0)
-                return;
+                return p;
         p->mem_total = meminfo_kib(text, "MemTotal:") * 1024;
         p->hugepage_size = meminfo_kib(text, "Hugepagesize:") * 1024;
+        return p;
 }
 
 /* Hugepages are taken from the memory at once and for good: the OS keeps at least a
  * quarter of it, and never less than 2 GiB (1 GiB on a machine of less than 4 GiB). */
 static const char *hugepages_why(Context *ctx, uint64_t page_size, const char *value) {
         static char why[160];
-        Protected *p = protected_get(ctx);
+        const Protected *p = memory(ctx);
         uint64_t pages = strtoull(value, NULL, 10), keep;
 
-        if (!p->memory_loaded)
-                load_memory(ctx, p);
         if (p->mem_total == 0 || page_size == 0)
                 return NULL;
         keep = MAX(p->mem_total / 4, p->mem_total < (4ULL << 30) ? (1ULL << 30) : (2ULL << 30));
@@ -177,7 +180,6 @@ static const char *protected_sysctl(Context *ctx, const char *key, const char *v
                 { "kernel.pid_max", 4096 }, { "kernel.threads-max", 4096 },
                 { "fs.file-max", 8192 }, { "fs.nr_open", 1024 },
         };
-        Protected *p = protected_get(ctx);
 
         if (streq(key, "kernel.modules_disabled") && strtoul(value, NULL, 10) != 0)
                 return "no module could be loaded any more, at every boot: drivers that load late never would";
@@ -186,14 +188,10 @@ static const char *protected_sysctl(Context *ctx, const char *key, const char *v
         for (size_t i = 0; i < ELEMENTSOF(floors); i++)
                 if (streq(key, floors[i].key) && strtoul(value, NULL, 10) < floors[i].min)
                         return "too small for the system to run its services";
-        if (streq(key, "vm.nr_hugepages") || streq(key, "vm.nr_overcommit_hugepages")) {
-                if (!p->memory_loaded)
-                        load_memory(ctx, p);
-                return hugepages_why(ctx, p->hugepage_size, value);
-        }
+        if (streq(key, "vm.nr_hugepages") || streq(key, "vm.nr_overcommit_hugepages"))
+                return hugepages_why(ctx, memory(ctx)->hugepage_size, value);
         if (streq(key, "vm.min_free_kbytes")) {
-                if (!p->memory_loaded)
-                        load_memory(ctx, p);
+                const Protected *p = memory(ctx);
                 if (p->mem_total && strtoull(value, NULL, 10) * 1024 > p->mem_total / 10)
                         return "would keep more than a tenth of the memory free: the system would run out";
         }

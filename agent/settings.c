@@ -82,7 +82,7 @@ static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan, size_
         _cleanup_free_ char *path = saved_path(sk);
         _cleanup_strv_free_ char **saved = NULL;
         _cleanup_free_ unsigned *numbers = NULL;
-        size_t i = 0;
+        size_t entry = 0;
         int r;
 
         if (ctx->offline)
@@ -104,7 +104,7 @@ static int probe_restore(const SettingsKind *sk, Context *ctx, Plan *plan, size_
 
         STRV_FOREACH(l, saved) {
                 _cleanup_free_ char *key = NULL, *value = NULL, *live = NULL, *current = NULL;
-                unsigned line = numbers[i++];
+                unsigned line = numbers[entry++];
                 Action *a;
 
                 /* The state file is input too: an entry that names no key of this kind
@@ -161,35 +161,37 @@ static void probe_live(const SettingsKind *sk, const Setting *s, Action *a) {
 }
 
 int settings_probe(const SettingsKind *sk, Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **existing = NULL, **desired = NULL;
+        _cleanup_strv_free_ char **existing = NULL, **lines = NULL, **desired = NULL;
         size_t from = plan->n_actions, n;
         const Setting *settings;
         int r;
 
         r = conffile_read(ctx, sk->conf_path, &existing);
         settings = sk->settings(ctx->policy, &n);
-        for (size_t i = 0; i < n; i++)
-                if (!protected_setting(ctx, sk->kind, settings[i].key, settings[i].value))
-                        strv_push(&desired, sk->conf_line(&settings[i]));
+        _cleanup_free_ const char **why = xcalloc(n ?: 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                strv_push(&lines, sk->conf_line(&settings[i]));
+                why[i] = protected_setting(ctx, sk->kind, settings[i].key, settings[i].value);
+                if (!why[i])
+                        strv_extend(&desired, lines[i]);
+        }
         if (r >= 0)
                 conffile_probe_stale(plan, sk->kind, existing, desired);
 
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *line = sk->conf_line(&settings[i]);
-                const char *why = protected_setting(ctx, sk->kind, settings[i].key, settings[i].value);
-                bool persisted = strv_contains(existing, line);
+                bool persisted = strv_contains(existing, lines[i]);
                 Action *a = plan_add(plan, sk->kind, VERB_SET, settings[i].key,
                                      persisted ? STATE_UNCHANGED : STATE_CHANGE);
 
                 a->value = xstrdup(settings[i].value);
-                if (why) {
+                if (why[i]) {
                         a->state = STATE_PROTECTED;
-                        action_set_reason(a, "protected: %s", why);
+                        action_set_reason(a, "protected: %s", why[i]);
                         continue;
                 }
                 if (persisted) {
                         /* What stays in the file should this action fail. */
-                        a->data = xstrdup(line);
+                        a->data = xstrdup(lines[i]);
                         a->free_data = free;
                 }
                 if (!ctx->offline)

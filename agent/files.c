@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libmount.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -19,7 +20,16 @@
  * descriptor per level: every name is resolved relative to its parent's descriptor with
  * O_NOFOLLOW, no symlink is ever followed, and no other file system is entered below the
  * pattern's directory. Probe and apply run the same walk; apply removes only inodes that the
- * probe planned, so anything that appeared or was swapped in between is left alone. */
+ * probe planned, so anything that appeared or was swapped in between is left alone: each
+ * entry is stat'ed again right before it is unlinked and must be the planned inode, of the
+ * planned type, and a regular file also of the planned size and change time. The walk also
+ * holds the descriptor of every directory from the root down, and before each unlink makes
+ * sure that none of them moved: a directory moved away while the walk is inside it (out of
+ * the root, under a Keep= path, into the agent's own state) is left at once, as removing
+ * through its descriptor would remove at its new place. The kernel says so: each level is
+ * watched with inotify for IN_MOVE_SELF, so that the check before an unlink is one read()
+ * that finds nothing; a level that could not be watched, or a lost event, is checked by
+ * looking each level up in its parent again. */
 
 /* About 600 bytes of stack a level: 8192 levels fit the default 8 MiB stack, and the glob
  * matcher handles paths that deep. A deeper tree is reported, not walked. */
@@ -135,6 +145,8 @@ typedef struct Entry {
         mode_t mode;
         nlink_t nlink;
         uint64_t bytes;        /* allocated */
+        uint64_t size;
+        struct statx_timestamp ctime;
         bool mount_root;       /* the kernel says it is the root of a mount */
 } Entry;
 
@@ -143,7 +155,8 @@ static int stat_entry(int dir_fd, const char *name, int flags, Entry *ret) {
         struct statx sx;
 
         if (statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-                  STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_BLOCKS, &sx) < 0)
+                  STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_BLOCKS | STATX_SIZE | STATX_CTIME,
+                  &sx) < 0)
                 return negative_errno();
         *ret = (Entry) {
                 .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
@@ -151,6 +164,8 @@ static int stat_entry(int dir_fd, const char *name, int flags, Entry *ret) {
                 .mode = sx.stx_mode,
                 .nlink = sx.stx_nlink,
                 .bytes = sx.stx_blocks * 512,
+                .size = sx.stx_size,
+                .ctime = sx.stx_ctime,
         };
 #ifdef STATX_ATTR_MOUNT_ROOT
         ret->mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
@@ -245,13 +260,24 @@ static void find_earlier(PatternPlan *pp, const LitDir *d, size_t n, const char 
                 add_earlier(pp, d, n, 0, "/", false);
 }
 
+/* A directory the walk is inside, from the root down. */
+typedef struct Level {
+        int fd;                /* owned, but for level 0: the root */
+        dev_t dev;
+        ino_t ino;
+        char *name;            /* its name in the level above */
+        int wd;                /* its inotify watch, or -1 */
+        bool moved;            /* inotify said it moved or went */
+} Level;
+
 typedef struct Walk {
         Context *ctx;
         Plan *plan;
         const Rails *rails;
         Action *action;
         PatternPlan *pp;
-        InoMap *links;         /* probe: links seen per hard-linked inode, over all patterns */
+        InoMap *links;         /* probe: links seen per hard-linked inode, over all patterns;
+                                * apply: change times after a link was removed */
         PatternPlan **earlier_plans;  /* probe: what the Remove= patterns before this one planned */
         Glob target;           /* the pattern, compiled */
         Guards earlier;        /* the Remove= patterns of pp->earlier */
@@ -262,6 +288,10 @@ typedef struct Walk {
         GlobSeg *segs;         /* the same path, split into segments as the walk goes */
         size_t *seg_off;       /* each segment's offset in path, to survive a realloc */
         size_t n_segs, segs_allocated;
+        Level *levels;         /* levels[n_levels - 1] is the directory being walked */
+        size_t n_levels, levels_allocated;
+        size_t moved;          /* apply: the first level found moved away, or 0 */
+        int inotify_fd;        /* apply: where the levels' moves are told, or -1 */
 } Walk;
 
 static void path_reserve(Walk *w, size_t need) {
@@ -312,12 +342,95 @@ static void path_reset(Walk *w, const char *dir) {
                 path_push(w, s);
 }
 
+
+static void level_push(Walk *w, int fd, const char *name, const Entry *st) {
+        if (w->n_levels == w->levels_allocated) {
+                w->levels_allocated = w->levels_allocated * 2 + 16;
+                w->levels = xrealloc(w->levels, w->levels_allocated * sizeof(Level));
+        }
+        Level *l = &w->levels[w->n_levels++];
+        *l = (Level) { .fd = fd, .dev = st->dev, .ino = st->ino, .name = name ? xstrdup(name) : NULL, .wd = -1 };
+        if (w->apply && w->inotify_fd >= 0 && w->n_levels > 1) {
+                char proc[64];
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+                l->wd = inotify_add_watch(w->inotify_fd, proc, IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR);
+        }
+}
+
+static void level_pop(Walk *w) {
+        Level *l = &w->levels[--w->n_levels];
+
+        if (l->wd >= 0)
+                (void) inotify_rm_watch(w->inotify_fd, l->wd);
+        if (w->n_levels > 0)
+                close(l->fd);
+        free(l->name);
+        if (w->moved >= w->n_levels)
+                w->moved = 0;  /* back above the directory that moved */
+}
+
 static void walk_done(Walk *w) {
+        while (w->n_levels > 0)
+                level_pop(w);
+        free(w->levels);
         glob_done(&w->target);
         guards_done(&w->earlier);
         free(w->path);
         free(w->segs);
         free(w->seg_off);
+}
+
+static void note_failure(Walk *w, int error, const char *what);
+
+/* Reads what inotify told of the levels' moves. Returns false when events were lost. */
+static bool read_moves(Walk *w) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool complete = true;
+        ssize_t n;
+
+        while ((n = read(w->inotify_fd, buf, sizeof buf)) > 0)
+                for (ssize_t off = 0; off < n; ) {
+                        const struct inotify_event *ev = (const struct inotify_event *) (buf + off);
+
+                        off += sizeof *ev + ev->len;
+                        if (ev->mask & IN_Q_OVERFLOW)
+                                complete = false;
+                        if (!(ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)))
+                                continue;  /* IN_IGNORED: a watch removed */
+                        for (size_t i = 1; i < w->n_levels; i++)
+                                if (w->levels[i].wd == ev->wd)
+                                        w->levels[i].moved = true;
+                }
+        return complete && (n == 0 || errno == EAGAIN);
+}
+
+/* Is every directory the walk is inside still where it was, from the root down? If not, the
+ * first that is not is remembered in w->moved and the walk leaves it (and everything below
+ * it) without removing anything more there. */
+static bool walk_in_place(Walk *w) {
+        bool complete = w->inotify_fd >= 0 && read_moves(w);
+
+        for (size_t i = 1; i < w->n_levels; i++) {
+                const Level *l = &w->levels[i];
+                Entry st;
+                int r = 0;
+
+                if (complete && l->wd >= 0 && !l->moved)
+                        continue;
+                if (!l->moved) {
+                        r = stat_entry(w->levels[i - 1].fd, l->name, 0, &st);
+                        if (r >= 0 && st.dev == l->dev && st.ino == l->ino)
+                                continue;
+                }
+                if (r < 0 && r != -ENOENT)
+                        note_failure(w, r, "cannot check the directories above");
+                else
+                        log_notice("A directory above %s moved while it was being removed; what it holds now is left alone.",
+                                   w->path);
+                w->moved = i;
+                return false;
+        }
+        return true;
 }
 
 static bool seen_path(const Plan *plan, Kind kind, State state, const char *path) {
@@ -439,6 +552,34 @@ typedef struct DirResult {
 
 static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned depth, DirResult *res);
 
+/* Is the entry about to be removed the one the probe planned? The same inode and type, and
+ * for a regular file the same size and change time (or the change time our removal of
+ * another of its links gave it). */
+static bool as_planned(Walk *w, const Entry *st) {
+        const InoEntry *e = inomap_get(&w->pp->planned, st->dev, st->ino), *l;
+
+        if (!e || e->mode != (st->mode & S_IFMT))
+                return false;
+        if (!S_ISREG(st->mode))
+                return true;
+        if (e->size != st->size)
+                return false;
+        if (e->ctime_sec == st->ctime.tv_sec && e->ctime_nsec == st->ctime.tv_nsec)
+                return true;
+        l = inomap_get(w->links, st->dev, st->ino);
+        return l && l->ctime_sec == st->ctime.tv_sec && l->ctime_nsec == st->ctime.tv_nsec;
+}
+
+static void remember_change_time(Walk *w, int fd) {
+        Entry st;
+
+        if (stat_entry(fd, "", AT_EMPTY_PATH, &st) < 0 || st.nlink == 0)
+                return;
+        InoEntry *l = inomap_put(w->links, st.dev, st.ino, NULL);
+        l->ctime_sec = st.ctime.tv_sec;
+        l->ctime_nsec = st.ctime.tv_nsec;
+}
+
 /* Plan (probe) or remove (apply) one entry. Returns whether it is (to be) gone. */
 static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
         bool dir = S_ISDIR(st->mode);
@@ -449,6 +590,10 @@ static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
 
                 e->bytes = bytes;
                 e->nlink = dir ? 1 : st->nlink;
+                e->mode = st->mode & S_IFMT;
+                e->size = st->size;
+                e->ctime_sec = st->ctime.tv_sec;
+                e->ctime_nsec = st->ctime.tv_nsec;
                 if (e->nlink <= 1)
                         w->action->bytes += bytes;  /* its only link: freed with it */
                 else {
@@ -469,8 +614,16 @@ static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
                 return true;
         }
 
-        if (!inomap_get(&w->pp->planned, st->dev, st->ino))
-                return false;  /* appeared or was replaced after the plan: not ours */
+        if (!as_planned(w, st))
+                return false;  /* appeared, was replaced or written to after the plan: not ours */
+        if (!walk_in_place(w))
+                return false;
+
+        /* Removing one link of a file changes its change time: what the next link is
+         * compared with is read through a descriptor kept over the unlink. */
+        _cleanup_close_ int kept = -1;
+        if (!dir && st->nlink > 1)
+                kept = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
         if (unlinkat(dir_fd, name, dir ? AT_REMOVEDIR : 0) < 0) {
                 int r = negative_errno();
@@ -481,6 +634,8 @@ static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
                 note_failure(w, r, dir ? "cannot remove directory" : "cannot remove");
                 return false;
         }
+        if (kept >= 0)
+                remember_change_time(w, kept);
         test_kill_point();
         if (dir || st->nlink <= 1)
                 w->action->bytes += bytes;
@@ -516,7 +671,10 @@ static bool visit_dir(Walk *w, int dir_fd, const char *name, const Entry *st, bo
         if (st2.dev != st->dev || st2.ino != st->ino)
                 return false;  /* swapped while we looked: leave it */
 
-        if (!walk_dir(w, fd, st->dev, matched, depth + 1, &res))
+        level_push(w, TAKE_FD(fd), name, st);
+        bool all = walk_dir(w, w->levels[w->n_levels - 1].fd, st->dev, matched, depth + 1, &res);
+        level_pop(w);
+        if (!all)
                 return false;
 
         /* A directory goes when everything in it went: one the pattern matched, or one
@@ -526,24 +684,6 @@ static bool visit_dir(Walk *w, int dir_fd, const char *name, const Entry *st, bo
         return take(w, dir_fd, name, st);
 }
 
-/* Apply checks each entry against the plan. For a file with a single link that the probe
- * planned, the listing says enough: its inode number is the st_ino a stat would return (a
- * mount point's is not, and mount points are found by path below, or refused by the
- * kernel), and its size is the one the probe saw. That saves a statx() for every file
- * removed, about as much as the rest of the walk costs. Directories are stat'ed (they are
- * opened next), and so are hard-linked files, whose bytes count once their last link goes. */
-static bool listed_as_planned(const Walk *w, dev_t dev, const Listed *l, Entry *ret) {
-        const InoEntry *e;
-
-        if (!w->apply || l->type == DT_UNKNOWN || l->type == DT_DIR)
-                return false;
-        e = inomap_get(&w->pp->planned, dev, l->ino);
-        if (!e || e->nlink > 1)
-                return false;
-        *ret = (Entry) { .dev = dev, .ino = l->ino, .mode = DTTOIF(l->type), .nlink = e->nlink, .bytes = e->bytes };
-        return true;
-}
-
 static bool visit(Walk *w, int dir_fd, const Listed *l, dev_t dev, bool matched_above, unsigned depth) {
         const Rails *r = w->rails;
         const char *name = l->name;
@@ -551,14 +691,12 @@ static bool visit(Walk *w, int dir_fd, const Listed *l, dev_t dev, bool matched_
         bool matched;
         int e;
 
-        if (!listed_as_planned(w, dev, l, &st)) {
-                e = stat_entry(dir_fd, name, 0, &st);
-                if (e == -ENOENT)
-                        return true;  /* gone already */
-                if (e < 0) {
-                        note_failure(w, e, "cannot stat");
-                        return false;
-                }
+        e = stat_entry(dir_fd, name, 0, &st);
+        if (e == -ENOENT)
+                return true;  /* gone already */
+        if (e < 0) {
+                note_failure(w, e, "cannot stat");
+                return false;
         }
 
         matched = matched_above || glob_match_segs(&w->target, w->segs, w->n_segs);
@@ -607,6 +745,8 @@ static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned dept
                 note_failure(w, r, "cannot read directory");
                 return false;
         }
+        if (w->apply)
+                test_pause_point(w->path);
         for (size_t off = 0; names_next(&names, &off, &l); ) {
                 size_t saved = w->len;
 
@@ -615,13 +755,20 @@ static bool walk_dir(Walk *w, int dir_fd, dev_t dev, bool matched, unsigned dept
                 if (!visit(w, dir_fd, &l, dev, matched, depth))
                         all = false;
                 path_pop(w, saved);
+                if (w->moved) {
+                        all = false;
+                        break;  /* this directory, or one above, is no longer where it was */
+                }
         }
         free(names.buf);
         return all;
 }
 
+/* Opens the pattern's directory one component at a time from the root, never following a
+ * symlink, and keeps each level's descriptor for walk_in_place(). */
 static int walk_from(Walk *w, const char *dir) {
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *copy = xstrdup(dir);
+        char *save = NULL;
         DirResult res = {};
         Entry st;
         int r;
@@ -630,18 +777,28 @@ static int walk_from(Walk *w, const char *dir) {
         if (guards_match(&w->rails->trees, w->segs, w->n_segs, true))
                 return -EPERM;  /* the pattern starts inside a protected tree */
 
-        fd = open_beneath_nofollow(w->ctx->root_fd, dir, O_RDONLY | O_DIRECTORY);
-        if (fd == -ENOENT)
-                return 0;
-        if (fd == -ELOOP || fd == -ENOTDIR)
-                return -ELOOP;
-        if (fd < 0)
-                return fd;
-        r = stat_entry(fd, "", AT_EMPTY_PATH, &st);
+        r = stat_entry(w->ctx->root_fd, "", AT_EMPTY_PATH, &st);
         if (r < 0)
                 return r;
+        level_push(w, w->ctx->root_fd, NULL, &st);
+        for (char *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+                int fd = openat(w->levels[w->n_levels - 1].fd, s,
+                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        r = negative_errno();
+                        if (r == -ENOENT)
+                                return 0;
+                        return r == -ELOOP || r == -ENOTDIR ? -ELOOP : r;
+                }
+                r = stat_entry(fd, "", AT_EMPTY_PATH, &st);
+                if (r < 0) {
+                        close(fd);
+                        return r;
+                }
+                level_push(w, fd, s, &st);
+        }
 
-        walk_dir(w, fd, st.dev, false, 0, &res);
+        walk_dir(w, w->levels[w->n_levels - 1].fd, st.dev, false, 0, &res);
         return 0;
 }
 
@@ -696,7 +853,7 @@ static int files_probe(Context *ctx, Plan *plan) {
                 PatternPlan *pp = plans[i];
                 Walk w = {
                         .ctx = ctx, .plan = plan, .rails = &rails, .action = a,
-                        .pp = pp, .links = &links, .earlier_plans = plans,
+                        .pp = pp, .links = &links, .earlier_plans = plans, .inotify_fd = -1,
                 };
                 int r;
 
@@ -742,16 +899,22 @@ static const Action *failed_exclusion(const Plan *plan) {
 
 static int files_apply(Context *ctx, Plan *plan) {
         Rails rails = {};
+        InoMap links = {};
         size_t n = plan->n_actions;
         int ret = 0;
 
         if (!ctx->policy->file_remove)
                 return 0;
         rails_load(ctx, &rails);
+        /* Without inotify (no /proc, or out of watches), each level is looked up again. */
+        _cleanup_close_ int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 
         for (size_t i = 0; i < n && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
-                Walk w = { .ctx = ctx, .plan = plan, .rails = &rails, .action = a, .pp = a->data, .apply = true };
+                Walk w = {
+                        .ctx = ctx, .plan = plan, .rails = &rails, .action = a,
+                        .pp = a->data, .links = &links, .apply = true, .inotify_fd = inotify_fd,
+                };
                 int r;
 
                 if (a->kind != KIND_FILES || a->verb != VERB_REMOVE || !action_begin(ctx, plan, a))
@@ -779,6 +942,7 @@ static int files_apply(Context *ctx, Plan *plan) {
                           a->n_files, a->n_dirs, a->target);
         }
 
+        inomap_done(&links);
         rails_done(&rails);
         return ret;
 }

@@ -13,6 +13,10 @@ typedef struct InoEntry {
         uint64_t bytes;      /* allocated bytes (st_blocks * 512) */
         uint32_t links_seen; /* links of this inode the removal covers */
         uint32_t nlink;      /* st_nlink when seen */
+        uint32_t mode;       /* the file type bits when seen */
+        uint32_t ctime_nsec;
+        int64_t ctime_sec;   /* the change time when seen: a file written to since is another */
+        uint64_t size;       /* st_size when seen */
         void *owner;         /* the action that planned it */
 } InoEntry;
 

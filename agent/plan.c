@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "plan.h"
@@ -195,6 +197,20 @@ void test_kill_point(void) {
         }
         if (remaining > 0 && --remaining == 0)
                 raise(SIGKILL);
+}
+
+void test_pause_point(const char *where) {
+        const char *fifo = ENABLE_TEST_HOOKS ? getenv("DPUOS_TRIM_TEST_PAUSE") : NULL;
+        const char *at = ENABLE_TEST_HOOKS ? getenv("DPUOS_TRIM_TEST_PAUSE_AT") : NULL;
+        char c;
+
+        if (!fifo || (where ? !at || !streq(at, where) : !!at))
+                return;
+        int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) read(fd, &c, 1);
+                close(fd);
+        }
 }
 
 bool plan_settle(Context *ctx, Plan *plan, Action *a, Outcome outcome, int error) {

@@ -140,6 +140,13 @@ void plan_abandon_kind(Context *ctx, Plan *plan, Kind kind, int error, const cha
  * point and prove the next run converges. */
 void test_kill_point(void);
 
+/* Test hook: with $DPUOS_TRIM_TEST_PAUSE=FIFO the run stops until something is written to
+ * FIFO, so that tests can change the tree under a made plan, or look at the process while
+ * it holds. It stops between plan and apply (where is NULL; with --check: after reading the
+ * policy), or, with $DPUOS_TRIM_TEST_PAUSE_AT=PATH, only where the removal has listed the
+ * directory PATH and is about to act on its entries. */
+void test_pause_point(const char *where);
+
 /* The outcome a probe state leads to without any change being made. */
 Outcome state_to_outcome(State s);
 

@@ -210,22 +210,6 @@ static void raise_nofile(void) {
         }
 }
 
-/* Test hook: with $DPUOS_TRIM_TEST_PAUSE=FIFO the run stops between plan and apply (with
- * --check: after reading the policy) until something is written to FIFO, so that tests
- * can change the tree under a made plan, or look at the process while it holds. */
-static void test_pause_point(void) {
-        const char *fifo = ENABLE_TEST_HOOKS ? getenv("DPUOS_TRIM_TEST_PAUSE") : NULL;
-        char c;
-
-        if (!fifo)
-                return;
-        int fd = open(fifo, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                (void) read(fd, &c, 1);
-                close(fd);
-        }
-}
-
 static int write_stamp(const Context *ctx) {
         _cleanup_free_ char *content = xasprintf("# dpuos-trim applied policy \"%s\"; delete this file to run it again at the next boot.\n",
                                                  ctx->policy->name ?: "unnamed");
@@ -361,7 +345,7 @@ static int plan_exit_status(const Plan *plan) {
 }
 
 static int mode_check(Run *r) {
-        test_pause_point();
+        test_pause_point(NULL);
         if (!arg_quiet)
                 printf("Policy \"%s\" is valid (%zu file%s).\n", r->policy.name ?: "unnamed",
                        strv_length(r->policy.sources), strv_length(r->policy.sources) == 1 ? "" : "s");
@@ -393,7 +377,7 @@ static int mode_verify(Run *r) {
  * actions that would fail says so in its exit status too. */
 static int mode_dry_run(Run *r, bool journal) {
         step_probe(r);
-        test_pause_point();
+        test_pause_point(NULL);
         step_apply(r);
         if (journal && !r->ctx.offline)
                 journal_log_plan(&r->ctx, &r->plan, &r->info);
@@ -453,7 +437,7 @@ static int mode_apply(Run *r, bool stamp) {
                 log_error("Refusing to apply with more privilege than the plan needs; nothing was changed.");
                 return EXIT_SOME_FAILED;
         }
-        test_pause_point();
+        test_pause_point(NULL);
         step_apply(r);
         if (arg_revert && !arg_quiet && !arg_json)
                 print_revert_notes(&r->ctx);

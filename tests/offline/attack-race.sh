@@ -4,9 +4,12 @@
 # pause point ($DPUOS_TRIM_TEST_PAUSE) after planning; the test then swaps directories for
 # symlinks (to a directory outside the root, to the tree's /etc), swaps the pattern's own
 # directory, swaps a planned file for a hard link to /etc/passwd, moves /etc content into
-# the pattern, mounts over a planned directory, and kills the run half-way (at its Nth step,
-# $DPUOS_TRIM_TEST_KILL_AT). Apply removes only inodes the probe planned, so nothing that
-# was swapped in may be removed, nor anything a link points to.
+# the pattern, mounts over a planned directory, writes to a planned file, and kills the run
+# half-way (at its Nth step, $DPUOS_TRIM_TEST_KILL_AT). Apply removes only inodes the probe
+# planned, as the probe saw them, so nothing that was swapped in may be removed, nor anything
+# a link points to. Case 3 changes the tree while apply is inside a directory: a file
+# replaced after the listing, the directory or one above it moved away; nothing at the new
+# place may be removed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_test_hooks
 need_root "an attack fixture with root-owned files and mounts"
@@ -45,27 +48,30 @@ EOF
 # waits before applying, then lets it apply. Nothing but GONE may change in the tree, and
 # nothing at all outside it.
 race() {
-        local name=$1 want_rc=$2 swap=$3
+        local name=$1 want_rc=$2 swap=$3 case=2 when="between plan and apply"
         shift 3
+        if [[ -n ${DPUOS_TRIM_TEST_PAUSE_AT:-} ]]; then
+                case=3 when="inside $DPUOS_TRIM_TEST_PAUSE_AT"
+        fi
         if ! pause_start; then
-                fail "case 2 $name: the binary reaches its pause point"
+                fail "case $case $name: the binary reaches its pause point"
                 return
         fi
         "$swap"
         # The swap counts only if it happened between plan and apply: the binary must still
         # be waiting at its pause point now.
         if pause_held; then
-                pass "case 2 $name: the swap was made while the run waited between plan and apply"
+                pass "case $case $name: the swap was made while the run waited $when"
         else
-                fail "case 2 $name: the swap was made while the run waited between plan and apply"
+                fail "case $case $name: the swap was made while the run waited $when"
         fi
         fp_begin "$@"
         dir_fp_begin decoy "$DECOY"
         pause_release
-        expect_eq "case 2 $name: apply exits $want_rc" "$want_rc" "$RC"
+        expect_eq "case $case $name: apply exits $want_rc" "$want_rc" "$RC"
         [[ $RC -eq $want_rc ]] || tail -n 20 "$ERR" | sed "s/^/    /"
-        fp_check "case 2 $name"
-        dir_fp_check decoy "$DECOY" "case 2 $name: the directory outside the root is intact"
+        fp_check "case $case $name"
+        dir_fp_check decoy "$DECOY" "case $case $name: the directory outside the root is intact"
 }
 
 # The docs of the other packages go; /usr/share/doc/pkg is what the swaps play with.
@@ -156,6 +162,101 @@ if mount --bind "$DECOY" "$SCRATCH/mount-probe" 2>"$SCRATCH/mount.err"; then
 else
         missing "cannot bind-mount here ($(head -n1 "$SCRATCH/mount.err")): the race of a mount made after the plan"
 fi
+
+# A planned file is written to after the plan, in place: the same inode, but no longer the
+# file the plan saw (its size and change time differ), so it is left alone.
+grow_planned_file() {
+        printf 'written after the plan\n' >>"$ROOT/usr/share/doc/pkg/README"
+}
+setup file-written-after-plan
+race "planned file written to in place" 0 grow_planned_file "${others[@]}" usr/share/doc/pkg/sub
+expect "case 2 planned file written to in place: it is left alone" grep -q 'after the plan' "$ROOT/usr/share/doc/pkg/README"
+
+# Case 3: the tree changes while apply is inside a directory. With the test hook
+# $DPUOS_TRIM_TEST_PAUSE_AT=DIR the run holds right after apply listed DIR, before it acts on
+# any of its entries.
+export DPUOS_TRIM_TEST_PAUSE_AT=/usr/share/doc/pkg
+
+# A planned file is replaced (a new file renamed over it) after the listing: the listing's
+# inode number is not the file that is there now.
+replace_listed_file() {
+        printf 'new content\n' >"$ROOT/usr/share/doc/pkg/.README.new"
+        mv "$ROOT/usr/share/doc/pkg/.README.new" "$ROOT/usr/share/doc/pkg/README"
+}
+setup file-replaced-after-listing
+race "planned file replaced after the directory was listed" 0 replace_listed_file "${others[@]}" usr/share/doc/pkg/sub
+expect "case 3 planned file replaced after the listing: the new file is left alone" \
+        grep -q 'new content' "$ROOT/usr/share/doc/pkg/README"
+
+# The directory the walk is in is moved away: out of the root (to a place on the same file
+# system, where its descriptor still reaches it), or into dpuos-trim's own state directory.
+# Nothing at its new place may be removed.
+more_files() {
+        local i
+        for ((i = 0; i < 200; i++)); do printf '%s\n' "$i" >"$ROOT/usr/share/doc/pkg/sub/more-$i"; done
+}
+OUTSIDE=$FAST_DIR/outside
+move_out_of_root() {
+        rm -rf "$OUTSIDE"
+        mv "$ROOT/usr/share/doc/pkg" "$OUTSIDE"
+}
+setup dir-moved-out-of-root
+more_files
+race "the directory being walked moved out of the root" 0 move_out_of_root "${others[@]}"
+expect "case 3 moved out of the root: its files are all still there" \
+        test -f "$OUTSIDE/README" -a -f "$OUTSIDE/sub/more-199" -a -f "$OUTSIDE/sub/deeper/x"
+
+move_into_state() {
+        mv "$ROOT/usr/share/doc/pkg" "$ROOT/var/lib/dpuos-trim/moved-in"
+}
+setup dir-moved-into-state
+more_files
+race "the directory being walked moved into dpuos-trim's state directory" 0 move_into_state "${others[@]}"
+expect "case 3 moved into the state directory: its files are all still there" \
+        test -f "$ROOT/var/lib/dpuos-trim/moved-in/sub/more-199"
+
+# A directory above the walk moves while the walk is one level below it, to a path the
+# policy keeps.
+export DPUOS_TRIM_TEST_PAUSE_AT=/usr/share/doc/pkg/sub
+move_ancestor_under_keep() {
+        mkdir -p "$ROOT/usr/share/kept"
+        mv "$ROOT/usr/share/doc/pkg" "$ROOT/usr/share/kept/pkg"
+}
+setup ancestor-moved-under-keep
+more_files
+policy 50-files.conf <<'EOF'
+[Files]
+Remove=/usr/share/doc/** /usr/share/kept/**
+Keep=/usr/share/kept/**
+EOF
+race "a directory above the walk moved under a Keep= path" 0 move_ancestor_under_keep "${others[@]}"
+expect "case 3 ancestor moved under Keep=: its files are all still there" \
+        test -f "$ROOT/usr/share/kept/pkg/sub/more-199" -a -f "$ROOT/usr/share/kept/pkg/sub/deeper/x"
+# The same with inotify unavailable (strace makes inotify_init1() or inotify_add_watch()
+# fail): each level is then looked up in its parent again before every unlink.
+if command -v strace >/dev/null; then
+        REAL_TRIM=$DPUOS_TRIM
+        for call in inotify_init1:error=EMFILE inotify_add_watch:error=ENOSPC; do
+                printf '#!/bin/sh\nexec strace -f -o /dev/null -e trace=%s -e inject=%s -- %q "$@"\n' \
+                        "${call%%:*}" "$call" "$REAL_TRIM" >"$SCRATCH/trim-without-inotify"
+                chmod +x "$SCRATCH/trim-without-inotify"
+                DPUOS_TRIM=$SCRATCH/trim-without-inotify
+                setup "ancestor-moved-${call%%:*}-fails"
+                more_files
+                policy 50-files.conf <<'EOF'
+[Files]
+Remove=/usr/share/doc/** /usr/share/kept/**
+Keep=/usr/share/kept/**
+EOF
+                race "a directory above the walk moved, ${call%%:*}() failing" 0 move_ancestor_under_keep "${others[@]}"
+                expect "case 3 ancestor moved, ${call%%:*}() failing: its files are all still there" \
+                        test -f "$ROOT/usr/share/kept/pkg/sub/more-199" -a -f "$ROOT/usr/share/kept/pkg/sub/deeper/x"
+                DPUOS_TRIM=$REAL_TRIM
+        done
+else
+        missing "strace, to make inotify fail"
+fi
+unset DPUOS_TRIM_TEST_PAUSE_AT
 
 # A run killed half-way ($DPUOS_TRIM_TEST_KILL_AT), then run again: together they remove
 # exactly what one run would.

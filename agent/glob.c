@@ -60,21 +60,31 @@ static bool seg_match(GlobSeg pat, GlobSeg name) {
         return fnmatch(pbuf, nbuf, 0) == 0;
 }
 
+/* Wildcard matching over segments, with the one backtracking point the classic algorithm
+ * keeps: on a mismatch, the last '**' seen takes one more segment and matching resumes
+ * after it. A '**' only ever needs to grow from where the last one stands (whatever an
+ * earlier one took, the last one can take instead), so the work is at most np * ns segment
+ * matches, however many '**' a pattern has. A trailing '**' takes one segment or more. */
 static bool match_segs(const GlobSeg *pat, size_t np, const GlobSeg *seg, size_t ns) {
-        while (np > 0) {
-                if (seg_is_globstar(pat[0])) {
-                        if (np == 1)
-                                return ns >= 1;
-                        for (size_t k = 0; k <= ns; k++)
-                                if (match_segs(pat + 1, np - 1, seg + k, ns - k))
-                                        return true;
+        size_t p = 0, s = 0, star = SIZE_MAX, star_s = 0;
+
+        while (s < ns) {
+                if (p < np && seg_is_globstar(pat[p])) {
+                        if (p == np - 1)
+                                return true;  /* a trailing '**' takes what is left */
+                        star = p++;
+                        star_s = s;
+                } else if (p < np && seg_match(pat[p], seg[s]))
+                        p++, s++;
+                else if (star != SIZE_MAX) {
+                        p = star + 1;
+                        s = ++star_s;
+                } else
                         return false;
-                }
-                if (ns == 0 || !seg_match(pat[0], seg[0]))
-                        return false;
-                pat++, np--, seg++, ns--;
         }
-        return ns == 0;
+        while (p < np && seg_is_globstar(pat[p]) && p < np - 1)
+                p++;  /* a '**' within the pattern may take nothing */
+        return p == np;
 }
 
 static bool prefix_possible(const GlobSeg *pat, size_t np, const GlobSeg *seg, size_t ns) {

@@ -3,7 +3,8 @@
 # Attack case 7: a 5,000-deep directory chain inside a pattern is removed completely, with
 # no crash (one descriptor and one stack frame per level) and in reasonable time; a
 # 5,000-deep chain right next to it, and one that a '**' pattern walks all the way down
-# without matching, survive. Paths this deep are far longer than PATH_MAX.
+# without matching, survive; patterns with three and four '**' are planned over the chains
+# in bounded time. Paths this deep are far longer than PATH_MAX.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_test_hooks
 need_root "an attack fixture with root-owned files"
@@ -70,5 +71,23 @@ else
                 "$(jq_report '.actions[] | select(.target == "/usr/share/doc/chain-in") | "\(.dirs) \(.files)"')"
 fi
 fp_check "case 7 deep chains"
+
+# Patterns with several '**' that match nothing in the chains left: each level of the walk
+# asks whether the pattern matches, and a backtracking matcher's work grows with the depth
+# to the power of the number of '**' (days at this depth); it must stay polynomial.
+policy 50-files.conf <<'EOF'
+[Files]
+Remove=/usr/share/man/**/d/**/d/**/gone-deep
+Remove=/usr/share/doc/chain-inx/**/d/**/d/**/d/**/gone-deep
+EOF
+start=$EPOCHREALTIME
+RC=$(timeout -s KILL "$LIMIT" "$DPUOS_TRIM" --root="$ROOT" --dry-run >"$OUT" 2>"$ERR"; echo $?)
+took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+echo "# planning three and four '**' over ${DEPTH}-deep chains took ${took} s (limit ${LIMIT} s)"
+if [[ $RC -eq 137 ]]; then
+        fail "case 7: patterns with several '**' are planned within ${LIMIT} s (killed after ${took} s)"
+else
+        expect_eq "case 7: patterns with several '**' over deep chains: --dry-run exits 0" 0 "$RC"
+fi
 
 finish

@@ -2,6 +2,7 @@
 /* Path globs decide what a removal touches, so every rule of dpuos-trim.conf(5) (Patterns)
  * is pinned here: '*', '?' and '[...]' stay within one segment, '**' spans whole segments,
  * and a trailing '**' covers what is below a directory but not the directory itself. */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "glob.h"
@@ -127,8 +128,102 @@ static const struct {
         { "mlx5_[ci][bo]*",  "mlx5_core",            true  },
 };
 
+/* The rules of dpuos-trim.conf(5), written as directly as they read, for segments given
+ * as arrays: the reference the matcher must agree with. Exponential, so only for short
+ * patterns. */
+static bool reference_match(const char *const *pat, size_t np, const char *const *seg, size_t ns) {
+        if (np == 0)
+                return ns == 0;
+        if (streq(pat[0], "**")) {
+                for (size_t k = np == 1 ? 1 : 0; k <= ns; k++)
+                        if (reference_match(pat + 1, np - 1, seg + k, ns - k))
+                                return true;
+                return false;
+        }
+        return ns > 0 && fnmatch(pat[0], seg[0], 0) == 0 && reference_match(pat + 1, np - 1, seg + 1, ns - 1);
+}
+
+static char *join(const char *const *parts, size_t n) {
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(parts[i]) + 1;
+        char *r = xmalloc(len), *o = r;
+        for (size_t i = 0; i < n; i++)
+                o += sprintf(o, "/%s", parts[i]);
+        *o = 0;
+        return r;
+}
+
+/* Random patterns of up to 7 segments (up to four '**') against random paths of up to 9. */
+static void check_against_reference(void) {
+        static const char *const pat_words[] = { "a", "b", "*", "a*", "?", "**", "**", "[ab]" };
+        static const char *const path_words[] = { "a", "b", "ab", "ba" };
+        unsigned seed = 12345, agreed = 0;
+        char what[512] = "";
+
+        for (unsigned round = 0; round < 200000; round++) {
+                const char *pat[7], *seg[9];
+                size_t np, ns, stars = 0;
+
+                seed = seed * 1103515245 + 12345;
+                np = 1 + (seed >> 16) % 7;
+                for (size_t i = 0; i < np; i++) {
+                        seed = seed * 1103515245 + 12345;
+                        pat[i] = pat_words[(seed >> 16) % ELEMENTSOF(pat_words)];
+                        if (streq(pat[i], "**") && ++stars > 4)
+                                pat[i] = "a";
+                }
+                seed = seed * 1103515245 + 12345;
+                ns = (seed >> 16) % 10;
+                for (size_t i = 0; i < ns; i++) {
+                        seed = seed * 1103515245 + 12345;
+                        seg[i] = path_words[(seed >> 16) % ELEMENTSOF(path_words)];
+                }
+
+                char *pattern = join(pat, np), *path = join(seg, ns);
+                bool want = reference_match(pat, np, seg, ns);
+                bool got = glob_match_path(pattern, ns ? path : "/");
+                if (want == got)
+                        agreed++;
+                else if (!*what)
+                        snprintf(what, sizeof what, "\"%s\" against \"%s\": %s, the rules say %s",
+                                 pattern, ns ? path : "/", yesno(got), yesno(want));
+                free(pattern);
+                free(path);
+        }
+        check(!*what, "glob_match_path() agrees with the rules on 200000 random pairs", "%s (%u agreed)", what, agreed);
+}
+
+/* Patterns with several '**' against deep paths they do not match: a backtracking matcher
+ * takes time that grows with depth to the power of the number of '**' (hours for these). */
+static void check_deep_paths(void) {
+        static const struct {
+                const char *pattern;
+                size_t depth;
+        } cases[] = {
+                { "/a/**/b/**/c",             4000 },
+                { "/a/**/b/**/c/**/d/**/e",   400 },
+                { "/a/**/a/**/a/**/a/**/z",   2000 },
+        };
+        char name[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *path = xmalloc(cases[i].depth * 2 + 3), *o = path;
+                for (size_t d = 0; d < cases[i].depth; d++)
+                        o += sprintf(o, "/%c", d == 0 ? 'a' : "abcd"[d % 4]);
+                strcpy(o, "/y");
+                snprintf(name, sizeof name, "\"%s\" does not match a path %zu deep (in bounded time)",
+                         cases[i].pattern, cases[i].depth + 1);
+                check(!glob_match_path(cases[i].pattern, path), name, "it matched");
+                free(path);
+        }
+}
+
 int main(void) {
         char name[512];
+
+        check_against_reference();
+        check_deep_paths();
 
         for (size_t i = 0; i < ELEMENTSOF(match_cases); i++) {
                 bool r = glob_match_path(match_cases[i].pattern, match_cases[i].path);

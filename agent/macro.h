@@ -42,6 +42,7 @@ static inline void closedirp(DIR **d) {
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Hand ownership out of a cleanup variable. */
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 #define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
 

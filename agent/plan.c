@@ -92,7 +92,11 @@ Action *plan_add(Plan *plan, Kind kind, Verb verb, const char *target, State sta
                 .target = xstrdup(target),
                 .state = state,
         };
-        plan->actions = xrealloc(plan->actions, (plan->n_actions + 1) * sizeof(Action *));
+        /* The allocation doubles (it is the power of two the count has reached), so a plan
+         * of 100,000 actions is not copied 100,000 times. */
+        size_t n = plan->n_actions;
+        if ((n & (n - 1)) == 0)
+                plan->actions = xrealloc(plan->actions, (n ? 2 * n : 1) * sizeof(Action *));
         plan->actions[plan->n_actions++] = a;
         return a;
 }

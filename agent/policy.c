@@ -20,7 +20,12 @@ const char * const policy_search_dirs[] = {
         NULL,
 };
 
+/* The limits that bound a run's work whatever the policy: see dpuos-trim.conf(5), Limits. */
 #define POLICY_FILE_MAX (1024 * 1024)
+#define POLICY_TOTAL_MAX (16 * 1024 * 1024)
+#define POLICY_FILES_MAX 16384
+#define POLICY_WORDS_MAX 100000
+#define POLICY_SETTINGS_MAX 10000
 
 typedef enum Section {
         SECTION_NONE,
@@ -219,20 +224,73 @@ int file_pattern_check(const char *pattern, bool for_removal, const char **ret_w
 
 typedef enum ListKind { LIST_UNIT, LIST_MODULE, LIST_FILE_REMOVE, LIST_FILE_KEEP } ListKind;
 
-static void parse_list(Parser *ps, char ***list, ListKind kind, const char *key, const char *value) {
+typedef enum PolicyList {
+        UNITS_MASK, UNITS_KEEP, MODULES_UNLOAD, MODULES_BLACKLIST, MODULES_KEEP, FILES_REMOVE, FILES_KEEP,
+        _POLICY_LIST_MAX,
+} PolicyList;
+
+/* What the merge knows of each list: its length and the set of what it holds, so that a
+ * policy of n words merges in O(n), from one file or ten thousand. */
+struct PolicyLists {
+        size_t n[_POLICY_LIST_MAX];
+        StrSet seen[_POLICY_LIST_MAX];
+        size_t n_sources;
+        size_t n_words;         /* list words read, duplicates included */
+        size_t n_bytes;         /* policy text read */
+};
+
+static struct PolicyLists *policy_lists(Policy *p) {
+        if (!p->lists)
+                p->lists = xcalloc(1, sizeof(struct PolicyLists));
+        return p->lists;
+}
+
+static char ***policy_list(Policy *p, PolicyList l) {
+        switch (l) {
+        case UNITS_MASK:        return &p->unit_mask;
+        case UNITS_KEEP:        return &p->unit_keep;
+        case MODULES_UNLOAD:    return &p->module_unload;
+        case MODULES_BLACKLIST: return &p->module_blacklist;
+        case MODULES_KEEP:      return &p->module_keep;
+        case FILES_REMOVE:      return &p->file_remove;
+        default:                return &p->file_keep;
+        }
+}
+
+static ListKind list_kind(PolicyList l) {
+        return l <= UNITS_KEEP ? LIST_UNIT : l <= MODULES_KEEP ? LIST_MODULE :
+               l == FILES_REMOVE ? LIST_FILE_REMOVE : LIST_FILE_KEEP;
+}
+
+static void parse_list(Parser *ps, PolicyList which, const char *key, const char *value) {
+        Policy *p = ps->policy;
+        char ***list = policy_list(p, which);
+        ListKind kind = list_kind(which);
         _cleanup_strv_free_ char **words = NULL;
         _cleanup_free_ char *copy = xstrdup(value);
         char *save = NULL;
+
+        policy_lists(p);
 
         /* The systemd convention: an empty assignment resets the list so far. */
         if (!*value) {
                 strv_free(*list);
                 *list = NULL;
+                p->lists->n[which] = 0;
+                strset_done(&p->lists->seen[which]);
                 return;
         }
 
         for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
                 const char *why = NULL;
+
+                if (++p->lists->n_words > POLICY_WORDS_MAX) {
+                        if (p->lists->n_words == POLICY_WORDS_MAX + 1)
+                                parser_error(ps, "the policy has more than %d list entries", POLICY_WORDS_MAX);
+                        else
+                                ps->n_errors++;  /* said once, still an error */
+                        return;
+                }
 
                 switch (kind) {
                 case LIST_UNIT:
@@ -265,9 +323,11 @@ static void parse_list(Parser *ps, char ***list, ListKind kind, const char *key,
                 }
         }
 
-        STRV_FOREACH(w, words)
-                if (!strv_contains(*list, *w))
-                        strv_extend(list, *w);
+        for (size_t i = 0; words && words[i]; i++)
+                if (strset_put(&p->lists->seen[which], words[i]))
+                        strv_push_counted(list, &p->lists->n[which], TAKE_PTR(words[i]));
+                else
+                        free(TAKE_PTR(words[i]));
 }
 
 static void parse_bool_key(Parser *ps, bool *b, const char *key, const char *value) {
@@ -335,6 +395,10 @@ static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_k
         }
 
         if (i == *n) {
+                if (*n >= POLICY_SETTINGS_MAX) {
+                        parser_error(ps, "more than %d settings in [%s]", POLICY_SETTINGS_MAX, sysctl ? "Sysctl" : "Sysfs");
+                        return;
+                }
                 *list = xrealloc(*list, (*n + 1) * sizeof(Setting));
                 (*list)[i] = (Setting) { .key = TAKE_PTR(key) };
                 (*n)++;
@@ -380,9 +444,9 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                 return 1;
         case SECTION_UNITS:
                 if (streq(key, "Mask"))
-                        parse_list(ps, &p->unit_mask, LIST_UNIT, key, value);
+                        parse_list(ps, UNITS_MASK, key, value);
                 else if (streq(key, "Keep"))
-                        parse_list(ps, &p->unit_keep, LIST_UNIT, key, value);
+                        parse_list(ps, UNITS_KEEP, key, value);
                 else if (streq(key, "Stop"))
                         parse_bool_key(ps, &p->unit_stop, key, value);
                 else
@@ -390,11 +454,11 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                 return 1;
         case SECTION_MODULES:
                 if (streq(key, "Unload"))
-                        parse_list(ps, &p->module_unload, LIST_MODULE, key, value);
+                        parse_list(ps, MODULES_UNLOAD, key, value);
                 else if (streq(key, "Blacklist"))
-                        parse_list(ps, &p->module_blacklist, LIST_MODULE, key, value);
+                        parse_list(ps, MODULES_BLACKLIST, key, value);
                 else if (streq(key, "Keep"))
-                        parse_list(ps, &p->module_keep, LIST_MODULE, key, value);
+                        parse_list(ps, MODULES_KEEP, key, value);
                 else
                         break;
                 return 1;
@@ -406,9 +470,9 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                 return 1;
         case SECTION_FILES:
                 if (streq(key, "Remove"))
-                        parse_list(ps, &p->file_remove, LIST_FILE_REMOVE, key, value);
+                        parse_list(ps, FILES_REMOVE, key, value);
                 else if (streq(key, "Keep"))
-                        parse_list(ps, &p->file_keep, LIST_FILE_KEEP, key, value);
+                        parse_list(ps, FILES_KEEP, key, value);
                 else if (streq(key, "PreventReinstall"))
                         parse_bool_key(ps, &p->file_prevent_reinstall, key, value);
                 else
@@ -437,7 +501,8 @@ int policy_parse_buffer(Policy *p, const char *name, const char *text, size_t le
         } else if (r < 0)
                 parser_error(&ps, "the parser ran out of memory");
 
-        strv_extend(&p->sources, name);
+        policy_lists(p)->n_bytes += len;
+        strv_push_counted(&p->sources, &p->lists->n_sources, xstrdup(name));
         return ps.n_errors > 0 ? -EINVAL : 0;
 }
 
@@ -452,41 +517,42 @@ typedef struct Source {
         char *display;    /* as named in messages */
         bool in_root;
         bool disabled;    /* a symlink to /dev/null or an empty file */
+        size_t order;     /* found: earlier is higher priority */
 } Source;
 
+static void sources_free_one(Source *s) {
+        free(s->basename);
+        free(s->path);
+        free(s->display);
+}
+
 static void sources_free(Source *s, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(s[i].basename);
-                free(s[i].path);
-                free(s[i].display);
-        }
+        for (size_t i = 0; i < n; i++)
+                sources_free_one(&s[i]);
         free(s);
 }
 
-static bool have_basename(const Source *s, size_t n, const char *b) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(s[i].basename, b))
-                        return true;
-        return false;
-}
-
+/* Every file found is added; of those with the same name, the first found wins (see
+ * take_sources()). */
 static void add_source(Source **s, size_t *n, const char *path, const char *display, bool in_root, bool disabled) {
-        if (have_basename(*s, *n, path_basename(path)))
-                return;  /* a higher-priority directory has this name already */
-        *s = xrealloc(*s, (*n + 1) * sizeof(Source));
-        (*s)[(*n)++] = (Source) {
+        if (*n == 0 || (*n & (*n - 1)) == 0)
+                *s = xrealloc(*s, (*n ? *n * 2 : 1) * sizeof(Source));
+        (*s)[*n] = (Source) {
                 .basename = xstrdup(path_basename(path)),
                 .path = xstrdup(path),
                 .display = xstrdup(display),
                 .in_root = in_root,
                 .disabled = disabled,
+                .order = *n,
         };
+        (*n)++;
 }
 
 static int scan_dir(Source **s, size_t *n, int dir_fd, const char *dir, const char *display_prefix, bool in_root) {
         _cleanup_closedir_ DIR *d = NULL;
         _cleanup_strv_free_ char **names = NULL;
         struct dirent *de;
+        size_t n_names = 0;
 
         d = fdopendir(dir_fd);
         if (!d) {
@@ -496,7 +562,7 @@ static int scan_dir(Source **s, size_t *n, int dir_fd, const char *dir, const ch
         }
         while ((errno = 0, de = readdir(d)))
                 if (endswith(de->d_name, ".conf") && de->d_name[0] != '.')
-                        strv_extend(&names, de->d_name);
+                        strv_push_counted(&names, &n_names, xstrdup(de->d_name));
         if (errno > 0)
                 return -errno;
         strv_sort(names);
@@ -526,7 +592,27 @@ static int scan_dir(Source **s, size_t *n, int dir_fd, const char *dir, const ch
 }
 
 static int source_cmp(const void *a, const void *b) {
-        return strcmp(((const Source *) a)->basename, ((const Source *) b)->basename);
+        const Source *x = a, *y = b;
+        int c = strcmp(x->basename, y->basename);
+        return c != 0 ? c : CMP(x->order, y->order);
+}
+
+/* Sorts the files by name, the order they are read in, and drops each that a file of the
+ * same name found earlier (in a directory of higher priority) overrides. */
+static void take_sources(Source *s, size_t *n) {
+        size_t kept = 0;
+
+        if (*n == 0)
+                return;
+        qsort(s, *n, sizeof(Source), source_cmp);
+        for (size_t i = 0; i < *n; i++) {
+                if (kept > 0 && streq(s[kept - 1].basename, s[i].basename)) {
+                        sources_free_one(&s[i]);
+                        continue;
+                }
+                s[kept++] = s[i];
+        }
+        *n = kept;
 }
 
 static int add_host_paths(Policy *p, Source **s, size_t *n, char * const *paths) {
@@ -586,8 +672,12 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                 }
         }
 
-        if (n > 0)
-                qsort(s, n, sizeof(Source), source_cmp);
+        take_sources(s, &n);
+        if (n > POLICY_FILES_MAX) {
+                strv_push(&p->errors, xasprintf("%zu policy files: at most %d are read", n, POLICY_FILES_MAX));
+                sources_free(s, n);
+                return -EINVAL;
+        }
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *text = NULL;
@@ -607,6 +697,12 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                         r = -EINVAL;
                         continue;
                 }
+                if (policy_lists(p)->n_bytes + (size_t) k > POLICY_TOTAL_MAX) {
+                        strv_push(&p->errors, xasprintf("%s: the policy files hold more than %d MiB together",
+                                                        s[i].display, POLICY_TOTAL_MAX / (1024 * 1024)));
+                        r = -EINVAL;
+                        break;
+                }
                 if (policy_parse_buffer(p, s[i].display, text, (size_t) k) < 0)
                         r = -EINVAL;
         }
@@ -616,6 +712,10 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
 }
 
 void policy_done(Policy *p) {
+        if (p->lists)
+                for (size_t i = 0; i < _POLICY_LIST_MAX; i++)
+                        strset_done(&p->lists->seen[i]);
+        free(p->lists);
         free(p->name);
         strv_free(p->unit_mask);
         strv_free(p->unit_keep);

@@ -34,6 +34,8 @@ typedef struct Policy {
 
         char **sources;         /* the files merged, in the order read */
         char **errors;          /* "FILE:LINE: message", in the order found */
+
+        struct PolicyLists *lists;  /* the merge's own: the lists' lengths and contents */
 } Policy;
 
 /* The search path, highest priority first. Under --root these are looked up inside DIR. */

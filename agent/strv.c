@@ -31,6 +31,51 @@ int strv_extend(char ***l, const char *s) {
         return strv_push(l, xstrdup(s));
 }
 
+void strv_push_counted(char ***l, size_t *n, char *s) {
+        /* Capacity is the power of two above the length: grow when n + 1 reaches one. */
+        if (!*l || (((*n + 1) & *n) == 0)) {
+                size_t cap = 2;
+                while (cap < *n + 2)
+                        cap *= 2;
+                *l = xrealloc(*l, cap * sizeof(char *));
+        }
+        (*l)[(*n)++] = s;
+        (*l)[*n] = NULL;
+}
+
+static size_t str_hash(const char *s) {
+        size_t h = 1469598103934665603ull;  /* FNV-1a */
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 1099511628211ull;
+        return h;
+}
+
+bool strset_put(StrSet *set, const char *s) {
+        if ((set->n + 1) * 2 > set->allocated) {
+                StrSet bigger = { .allocated = set->allocated ? set->allocated * 2 : 16 };
+                bigger.slots = xcalloc(bigger.allocated, sizeof(char *));
+                for (size_t i = 0; i < set->allocated; i++)
+                        if (set->slots[i])
+                                strset_put(&bigger, set->slots[i]);
+                free(set->slots);
+                *set = bigger;
+        }
+        for (size_t i = str_hash(s) & (set->allocated - 1); ; i = (i + 1) & (set->allocated - 1)) {
+                if (!set->slots[i]) {
+                        set->slots[i] = s;
+                        set->n++;
+                        return true;
+                }
+                if (streq(set->slots[i], s))
+                        return false;
+        }
+}
+
+void strset_done(StrSet *set) {
+        free(set->slots);
+        *set = (StrSet) {};
+}
+
 bool strv_contains(char * const *l, const char *s) {
         STRV_FOREACH(i, l)
                 if (streq(*i, s))

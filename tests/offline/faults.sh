@@ -186,6 +186,75 @@ run_trim --check
 expect_eq "a sysctl name that leaves /proc/sys: --check exits 2" 2 "$RC"
 expect "a sysctl name that leaves /proc/sys: FILE:LINE names it" grep -q '60-escape.conf:2: ' "$ERR"
 
+# A mask that cannot be written fails with the error, not with the note of why it was
+# planned: cups.socket is masked because it triggers cups.service, and /etc/systemd/system
+# is read-only.
+setup mask-error record
+printf '[Units]\nMask=cups.service\n' | policy 50-fault.conf
+mkdir -p "$ROOT/etc/systemd/system"
+if mount_readonly "$ROOT/etc/systemd/system"; then
+        run_trim
+        expect_eq "masks on a read-only unit directory: exit 1" 1 "$RC"
+        expect_eq "masks on a read-only unit directory: cups.socket fails with the error" \
+                "failed Read-only file system" \
+                "$(jq_report '.actions[] | select(.target == "cups.socket") | "\(.outcome) \(.reason)"')"
+        expect "masks on a read-only unit directory: the summary gives the error" \
+                grep -q 'cups.socket.*Read-only file system' "$OUT"
+fi
+
+# The record cannot be updated after a mask was taken back: the mask is gone, the record
+# still lists it, and the run says so (a later --revert would otherwise trust a record that
+# is wrong).
+setup record-trim record
+run_trim
+expect_eq "record update, first run: exit 0" 0 "$RC"
+printf '[Units]\nMask=cups.service\n' | policy 50-fault.conf
+if mount_readonly "$ROOT/var/lib/dpuos-trim/saved"; then
+        run_trim
+        expect_eq "record update on a read-only state directory: exit 1" 1 "$RC"
+        expect "record update on a read-only state directory: the mask dropped is gone" \
+                test ! -e "$ROOT/etc/systemd/system/bluetooth.service"
+        expect_named "record update on a read-only state directory" /var/lib/dpuos-trim/saved/masked-units
+fi
+
+# An I/O error on any statx() of a removal: the run either fails and names the error, or
+# exits 0 with exactly the planned removals done. strace fails the Nth statx() of the run,
+# for every N (the re-check of a directory just opened among them, once taken for a swap).
+if command -v strace >/dev/null; then
+        ROOT=$SCRATCH/statx-count
+        make_os_tree "$ROOT"
+        mkdir -p "$ROOT/var/lib/dpuos-trim"
+        printf '[Files]\nRemove=/usr/share/doc/**\n' | policy 50-files.conf
+        strace -f -o "$SCRATCH/statx.trace" -e trace=statx "$DPUOS_TRIM" --root="$ROOT" >/dev/null 2>&1 || true
+        n_statx=$(grep -c 'statx(' "$SCRATCH/statx.trace" || true)
+        expect "statx faults: a removal makes statx() calls to fail ($n_statx)" test "${n_statx:-0}" -gt 5
+        bad=()
+        for ((n = 1; n <= n_statx; n++)); do
+                ROOT=$SCRATCH/statx-$n
+                make_os_tree "$ROOT"
+                mkdir -p "$ROOT/var/lib/dpuos-trim"
+                printf '[Files]\nRemove=/usr/share/doc/**\n' | policy 50-files.conf
+                tree_fp "$ROOT" var/lib/dpuos-trim/report.json usr/share/doc/bash usr/share/doc/coreutils >"$SCRATCH/statx.before"
+                RC=0
+                strace -f -o /dev/null -e trace=statx -e inject=statx:error=EIO:when=$n \
+                        "$DPUOS_TRIM" --root="$ROOT" >"$OUT" 2>"$ERR" || RC=$?
+                if [[ $RC -eq 0 ]]; then
+                        tree_fp "$ROOT" var/lib/dpuos-trim/report.json usr/share/doc/bash usr/share/doc/coreutils >"$SCRATCH/statx.after"
+                        if [[ -e $ROOT/usr/share/doc/bash || -e $ROOT/usr/share/doc/coreutils ]] ||
+                           ! cmp -s "$SCRATCH/statx.before" "$SCRATCH/statx.after"; then
+                                bad+=("statx $n: exit 0, but the tree is not as planned")
+                        fi
+                elif [[ $RC -ne 1 ]] || ! grep -q "Input/output error" "$OUT" "$ERR"; then
+                        bad+=("statx $n: exit $RC without the error named")
+                fi
+                rm -rf "$ROOT"
+        done
+        expect_eq "statx faults: each of the $n_statx fails the run with the error, or changes nothing the plan does not" \
+                "" "${bad[*]}"
+else
+        missing "strace, to make statx() fail"
+fi
+
 # A full file system while files are removed: removing needs no room, so it goes on, and
 # the bytes it says it freed are the bytes the file system got back.
 ROOT=$SCRATCH/full-removal

@@ -61,7 +61,7 @@ void journal_log_plan(const Context *ctx, const Plan *plan, const RunInfo *info)
                                 NULL);
         }
 
-        report_totals(plan, -1, &t);
+        report_totals(plan, -1, ctx->dry_run, &t);
         size_t errors = strv_length(plan->errors);
         uint64_t changed = ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE];
         char **fields = NULL;

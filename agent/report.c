@@ -23,14 +23,15 @@ char *format_bytes(uint64_t n) {
         return xasprintf("%.1f %ciB", v, units[i]);
 }
 
-void report_totals(const Plan *plan, int kind, Totals *t) {
+void report_totals(const Plan *plan, int kind, bool dry_run, Totals *t) {
         *t = (Totals) {};
         for (size_t i = 0; i < plan->n_actions; i++) {
                 const Action *a = plan->actions[i];
                 if (kind >= 0 && a->kind != (Kind) kind)
                         continue;
                 t->n[a->outcome]++;
-                if (a->kind == KIND_FILES && a->outcome == OUTCOME_DONE) {
+                /* In a dry run, what the plan would free. */
+                if (a->kind == KIND_FILES && a->outcome == (dry_run ? OUTCOME_PENDING : OUTCOME_DONE)) {
                         t->bytes_freed += a->bytes;
                         t->files += a->n_files;
                         t->dirs += a->n_dirs;
@@ -189,7 +190,7 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         json_end_array(&j);
 
         json_begin_object(&j, "totals");
-        report_totals(plan, -1, &t);
+        report_totals(plan, -1, ctx->dry_run, &t);
         for (Outcome o = 0; o < _OUTCOME_MAX; o++)
                 json_uint(&j, outcome_to_string(o), t.n[o]);
         json_uint(&j, "bytes_freed", t.bytes_freed);
@@ -201,7 +202,7 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         for (Kind k = 0; k < _KIND_MAX; k++) {
                 if (!(ctx->kinds & (1u << k)))
                         continue;
-                report_totals(plan, k, &t);
+                report_totals(plan, k, ctx->dry_run, &t);
                 json_begin_object(&j, kind_to_string(k));
                 for (Outcome o = 0; o < _OUTCOME_MAX; o++)
                         json_uint(&j, outcome_to_string(o), t.n[o]);
@@ -241,7 +242,7 @@ void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *i
         for (Kind k = 0; k < _KIND_MAX; k++) {
                 if (!(ctx->kinds & (1u << k)))
                         continue;
-                report_totals(plan, k, &t);
+                report_totals(plan, k, ctx->dry_run, &t);
                 /* In a dry run the actions to change are the pending ones. */
                 uint64_t changed = ctx->dry_run ? t.n[OUTCOME_PENDING] : t.n[OUTCOME_DONE];
                 fprintf(f, "  %-8s %3" PRIu64 " %s, %3" PRIu64 " unchanged, %3" PRIu64 " skipped, %3" PRIu64
@@ -251,18 +252,8 @@ void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *i
                 if (!ctx->dry_run && t.n[OUTCOME_PENDING])
                         fprintf(f, ", %" PRIu64 " not reached", t.n[OUTCOME_PENDING]);
                 if (k == KIND_FILES) {
-                        uint64_t bytes = 0, files = 0, dirs = 0;
-                        for (size_t i = 0; i < plan->n_actions; i++) {
-                                const Action *a = plan->actions[i];
-                                if (a->kind == KIND_FILES &&
-                                    a->outcome == (ctx->dry_run ? OUTCOME_PENDING : OUTCOME_DONE)) {
-                                        bytes += a->bytes;
-                                        files += a->n_files;
-                                        dirs += a->n_dirs;
-                                }
-                        }
-                        _cleanup_free_ char *b = format_bytes(bytes);
-                        fprintf(f, "; %" PRIu64 " files, %" PRIu64 " directories, %s %s", files, dirs, b,
+                        _cleanup_free_ char *b = format_bytes(t.bytes_freed);
+                        fprintf(f, "; %" PRIu64 " files, %" PRIu64 " directories, %s %s", t.files, t.dirs, b,
                                 ctx->dry_run ? "to free" : "freed");
                 }
                 fputc('\n', f);

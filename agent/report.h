@@ -16,11 +16,13 @@ typedef struct RunInfo {
 
 typedef struct Totals {
         uint64_t n[_OUTCOME_MAX];
-        uint64_t bytes_freed;
+        uint64_t bytes_freed;   /* in a dry run: to free */
         uint64_t files, dirs;
 } Totals;
 
-void report_totals(const Plan *plan, int kind, Totals *ret);   /* kind < 0: all kinds */
+/* kind < 0: all kinds. The bytes, files and directories are those removed, or in a dry run
+ * those the plan would remove. */
+void report_totals(const Plan *plan, int kind, bool dry_run, Totals *ret);
 
 /* The plan as a table, for --dry-run and -v. */
 void report_print_table(const Plan *plan, bool dry_run, FILE *f);

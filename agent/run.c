@@ -340,7 +340,7 @@ static void step_apply(Run *r) {
 static int plan_exit_status(const Plan *plan) {
         Totals t;
 
-        report_totals(plan, -1, &t);
+        report_totals(plan, -1, false, &t);
         return t.n[OUTCOME_FAILED] > 0 || t.n[OUTCOME_PENDING] > 0 || plan->errors ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
 }
 
@@ -388,7 +388,7 @@ static int mode_dry_run(Run *r, bool journal) {
                 report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
         }
         Totals t;
-        report_totals(&r->plan, -1, &t);
+        report_totals(&r->plan, -1, false, &t);
         return t.n[OUTCOME_FAILED] > 0 || r->plan.errors ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
 }
 

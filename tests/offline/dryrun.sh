@@ -35,6 +35,7 @@ tree_state "$ROOT" >"$before"
 
 run_trim --dry-run
 expect_eq "--dry-run exits 0" 0 "$RC"
+cp "$OUT" "$SCRATCH/plan.txt"
 expect "--dry-run prints the plan" grep -q 'cups.service' "$OUT"
 expect_tree_unchanged "--dry-run changes nothing (not even the report)" "$before"
 
@@ -62,6 +63,12 @@ expect_eq "apply did exactly the changes the dry run planned" "$planned" "$done_
 expect_same "the plan's unchanged actions stay unchanged" \
         "$(jq -r '.actions[] | select(.state == "unchanged") | "\(.kind) \(.target)"' "$plan" | sort)" \
         "$(jq_report '.actions[] | select(.outcome == "unchanged") | "\(.kind) \(.target)"' | sort)"
+expect_same "the plan's totals are the sum of its actions (bytes, files, directories)" \
+        "$(jq -r '[.actions[] | select(.kind == "files" and .state == "change")] | "\(map(.bytes) | add) \(map(.files) | add) \(map(.dirs) | add)"' "$plan")" \
+        "$(jq -r '.totals | "\(.bytes_freed) \(.files_removed) \(.dirs_removed)"' "$plan")"
+expect_same "the plan's totals are what the summary says it would free" \
+        "$(jq -r '.totals | "\(.files_removed) files, \(.dirs_removed) directories"' "$plan")" \
+        "$(sed -n 's/^  files .*; \([0-9]* files, [0-9]* directories\),.*/\1/p' "$SCRATCH/plan.txt")"
 expect_same "the bytes the plan expects to free are the bytes freed" \
         "$(jq -r '[.actions[] | select(.kind == "files" and .state == "change") | .bytes] | add' "$plan")" \
         "$(jq_report '.totals.bytes_freed')"

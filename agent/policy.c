@@ -356,7 +356,24 @@ static void setting_free(Setting *s) {
         free(s->value);
 }
 
+/* What a TuneD profile's [sysctl] section may hold and systemd-sysctl would write to the
+ * kernel as it stands, where the kernel refuses it at every boot. */
+static const char *tuned_syntax(const char *value) {
+        size_t n = strlen(value);
+
+        if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0])
+                return "quotes are TuneD syntax, and systemd-sysctl would write them into the value; "
+                       "write the value without them (spaces need no quoting)";
+        if (value[0] == '>' || value[0] == '<')
+                return "'>' and '<' (at least, at most) are TuneD syntax that systemd-sysctl cannot express; "
+                       "write the value itself";
+        if (strstr(value, "${"))
+                return "${...} is a TuneD variable, which systemd-sysctl does not expand; write the value itself";
+        return NULL;
+}
+
 static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_key, const char *value, bool sysctl) {
+        const char *why;
         bool ignore_missing = raw_key[0] == '-';
         const char *k = raw_key + ignore_missing;
         _cleanup_free_ char *key = NULL;
@@ -377,6 +394,10 @@ static void set_setting(Parser *ps, Setting **list, size_t *n, const char *raw_k
         }
         if (strpbrk(value, "\n\r")) {
                 parser_error(ps, "value of '%s' contains a line break", k);
+                return;
+        }
+        if (sysctl && (why = tuned_syntax(value))) {
+                parser_error(ps, "value of '%s': %s", k, why);
                 return;
         }
 

@@ -323,6 +323,15 @@ static void test_errors(void) {
                 { "sysfs outside /sys",     "[Sysfs]\n/etc/passwd = x\n",                   "bad.conf:2: ", NULL },
                 { "empty sysfs path",       "[Sysfs]\n= never\n",                           "bad.conf:2: ", NULL },
                 { "'..' in a sysfs path",   "[Sysfs]\n/sys/../etc/x = 1\n",                 "bad.conf:2: ", NULL },
+                /* TuneD's [sysctl] syntax, which systemd-sysctl would hand the kernel as is */
+                { "a quoted sysctl value",  "[Sysctl]\n# tuned\nnet.ipv4.tcp_rmem=\"4096 87380 16777216\"\n",
+                                                                                            "bad.conf:3: ", "quotes" },
+                { "a single-quoted value",  "[Sysctl]\nkernel.sched_min_granularity_ns='10000000'\n",
+                                                                                            "bad.conf:2: ", "quotes" },
+                { "TuneD's '>' modifier",   "[Sysctl]\nnet.core.somaxconn=>2048\n",         "bad.conf:2: ", "'>'" },
+                { "TuneD's '<' modifier",   "[Sysctl]\nvm.swappiness=<10\n",                "bad.conf:2: ", "'<'" },
+                { "a TuneD variable",       "[Sysctl]\nkernel.sched_wakeup_granularity_ns=${f:exec:/usr/bin/x}\n",
+                                                                                            "bad.conf:2: ", "variable" },
         };
         char name[160];
 

@@ -42,6 +42,16 @@ bool module_name_is_valid(const char *s, bool allow_glob) {
         return true;
 }
 
+char *unit_name_template(const char *unit) {
+        const char *at = strchr(unit, '@'), *dot = strrchr(unit, '.'), *glob = strpbrk(unit, "*?[");
+
+        if (!at || !dot || dot <= at + 1)
+                return NULL;
+        if (glob && (glob < at || strpbrk(dot, "*?[")))
+                return NULL;  /* a glob in the prefix or the type: no one template */
+        return xasprintf("%.*s%s", (int) (at - unit + 1), unit, dot);
+}
+
 char *module_name_normalize(const char *s) {
         char *r = xstrdup(s);
         for (char *c = r; *c; c++)

@@ -50,6 +50,21 @@ static bool unit_kept(const Policy *p, const char *unit) {
         return false;
 }
 
+/* A template's mask masks every instance of it: the Keep= pattern naming an instance of
+ * this template (getty@tty1.service for getty@.service), which that mask would defeat. */
+static const char *keep_of_instance(const Policy *p, const char *unit) {
+        const char *at = strchr(unit, '@');
+
+        if (!at || at[1] != '.')
+                return NULL;  /* not a template */
+        STRV_FOREACH(k, p->unit_keep) {
+                _cleanup_free_ char *t = unit_name_template(*k);
+                if (t && streq(t, unit))
+                        return *k;
+        }
+        return NULL;
+}
+
 /* Does a link in dir with this target point at want? Relative targets are resolved
  * lexically, as systemd does for masks ("../../../dev/null" masks too). */
 static bool link_points_to(const char *dir, const char *target, const char *want) {
@@ -92,6 +107,13 @@ static int mask_state(Context *ctx, const char *unit, char **ret_target) {
         return MASK_LINK;
 }
 
+/* Installed: a unit file, or an instance of an installed template (systemctl masks
+ * getty@tty1.service when getty@.service is installed). */
+static bool unit_installed(char **installed, const char *unit) {
+        _cleanup_free_ char *template = unit_name_template(unit);
+        return strv_contains(installed, unit) || (template && strv_contains(installed, template));
+}
+
 /* What is at /etc/systemd/system/UNIT decides whether a mask can be written there. */
 static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char *unit) {
         _cleanup_free_ char *path = path_join(MASK_DIR, unit), *target = NULL;
@@ -127,12 +149,29 @@ static Action *probe_mask(Context *ctx, Plan *plan, char **installed, const char
                 break;
         }
 
-        if (!strv_contains(installed, unit)) {
+        if (!unit_installed(installed, unit)) {
                 a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_SKIP);
                 action_set_reason(a, "not installed");
                 return a;
         }
         return plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_CHANGE);
+}
+
+/* The unit an alias link in /etc/systemd/system names (what "systemctl enable" makes of
+ * Alias=, e.g. sshd.service -> ssh.service), or NULL. A link to a unit file of the same
+ * name is a linked unit, not an alias. */
+static char *alias_target(Context *ctx, const char *unit) {
+        _cleanup_free_ char *target = NULL;
+        const char *real, *dot, *rdot;
+
+        if (mask_state(ctx, unit, &target) != MASK_LINK)
+                return NULL;
+        real = path_basename(target);
+        dot = strrchr(unit, '.');
+        rdot = strrchr(real, '.');
+        if (streq(real, unit) || !unit_name_is_valid(real, false) || !rdot || !streq(dot, rdot))
+                return NULL;
+        return xstrdup(real);
 }
 
 /* The sockets, timers and paths that would start a masked service again. Offline there is
@@ -360,12 +399,34 @@ static void probe_stops(Context *ctx, Plan *plan) {
         unit_properties_done(props, n);
 }
 
-static void probe_one(Context *ctx, Plan *plan, char **installed, const char *unit, char ***probed) {
+static void probe_one(Context *ctx, Plan *plan, char **installed, const char *unit, char ***probed, unsigned depth) {
+        _cleanup_free_ char *real = NULL;
+
         if (plan_find(plan, KIND_UNITS, VERB_MASK, unit))
                 return;
         if (unit_kept(ctx->policy, unit)) {
                 Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_SKIP);
                 action_set_reason(a, "kept by the policy (Keep=)");
+                return;
+        }
+        const char *keep = keep_of_instance(ctx->policy, unit);
+        if (keep) {
+                /* Keep= wins: the template stays, so that the instance can run. */
+                Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_SKIP);
+                action_set_reason(a, "its mask would mask %s too, which Keep= keeps; mask the other instances instead", keep);
+                return;
+        }
+        /* systemctl takes an alias for its unit: the unit is masked, and the alias with it. */
+        real = depth < 8 ? alias_target(ctx, unit) : NULL;
+        if (real) {
+                probe_one(ctx, plan, installed, real, probed, depth + 1);
+                const Action *r = plan_find(plan, KIND_UNITS, VERB_MASK, real);
+                Action *a = plan_add(plan, KIND_UNITS, VERB_MASK, unit, STATE_SKIP);
+                if (r && (r->state == STATE_CHANGE || r->state == STATE_UNCHANGED))
+                        action_set_reason(a, "an alias of %s, masked with it", real);
+                else
+                        action_set_reason(a, "an alias of %s, which is not masked (%s)", real,
+                                          r && r->reason ? r->reason : state_to_string(r ? r->state : STATE_SKIP));
                 return;
         }
         probe_mask(ctx, plan, installed, unit);
@@ -440,12 +501,12 @@ static int connect_manager(Context *ctx, Plan *plan) {
 static void probe_patterns(Context *ctx, Plan *plan, char **installed, char ***probed) {
         STRV_FOREACH(pattern, ctx->policy->unit_mask) {
                 if (!string_is_glob(*pattern)) {
-                        probe_one(ctx, plan, installed, *pattern, probed);
+                        probe_one(ctx, plan, installed, *pattern, probed, 0);
                         continue;
                 }
                 STRV_FOREACH(u, installed)
                         if (glob_match_name(*pattern, *u) && !unit_kept(ctx->policy, *u))
-                                probe_one(ctx, plan, installed, *u, probed);
+                                probe_one(ctx, plan, installed, *u, probed, 0);
         }
 }
 

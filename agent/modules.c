@@ -20,11 +20,13 @@
 typedef struct ModuleIndex {
         char **loadable;
         char **builtin;
+        char **deps;        /* the lines of every modules.dep: "path: dep-path ..." */
+        char **aliases;     /* of every modules.alias: "alias PATTERN MODULE" */
 } ModuleIndex;
 
 /* A kernel without the index (not yet depmod'ed) has nothing to list; one that cannot be
  * read is an error: globs would miss its modules. */
-static int index_file(Context *ctx, const char *path, char ***names) {
+static int index_file(Context *ctx, const char *path, char ***names, char ***lines) {
         _cleanup_free_ char *text = NULL;
         char *save = NULL;
         int r;
@@ -35,6 +37,10 @@ static int index_file(Context *ctx, const char *path, char ***names) {
         if (r < 0)
                 return r;
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (lines)
+                        strv_extend(lines, l);
+                if (!names)
+                        continue;
                 char *m = module_name_from_index(l);
                 if (m && !strv_contains(*names, m))
                         strv_push(names, m);
@@ -62,9 +68,12 @@ static int module_index_load(Context *ctx, ModuleIndex *ix, char **ret_path) {
                                 continue;
                         _cleanup_free_ char *dep = xasprintf("%s/%s/modules.dep", dirs[i], de->d_name);
                         _cleanup_free_ char *builtin = xasprintf("%s/%s/modules.builtin", dirs[i], de->d_name);
-                        r = index_file(ctx, dep, &ix->loadable);
+                        _cleanup_free_ char *alias = xasprintf("%s/%s/modules.alias", dirs[i], de->d_name);
+                        r = index_file(ctx, dep, &ix->loadable, &ix->deps);
                         if (r >= 0)
-                                r = index_file(ctx, builtin, &ix->builtin);
+                                r = index_file(ctx, builtin, &ix->builtin, NULL);
+                        if (r >= 0)
+                                r = index_file(ctx, alias, NULL, &ix->aliases);
                         if (r < 0) {
                                 *ret_path = xasprintf("%s/%s", dirs[i], de->d_name);
                                 return r;
@@ -77,6 +86,8 @@ static int module_index_load(Context *ctx, ModuleIndex *ix, char **ret_path) {
 static void module_index_done(ModuleIndex *ix) {
         strv_free(ix->loadable);
         strv_free(ix->builtin);
+        strv_free(ix->deps);
+        strv_free(ix->aliases);
 }
 
 static bool module_kept(const Policy *p, const char *name) {
@@ -84,6 +95,72 @@ static bool module_kept(const Policy *p, const char *name) {
                 if (glob_match_name(*k, name))
                         return true;
         return false;
+}
+
+/* The modules an alias names, as modprobe resolves it: each "alias PATTERN MODULE" of
+ * modules.alias whose pattern matches (fnmatch, as libkmod's lookup). */
+static char **alias_modules(const ModuleIndex *ix, const char *name) {
+        char **mods = NULL;
+
+        STRV_FOREACH(l, ix->aliases) {
+                _cleanup_free_ char *copy = xstrdup(*l);
+                char *save = NULL, *kw = strtok_r(copy, " \t", &save), *pat = strtok_r(NULL, " \t", &save),
+                     *mod = strtok_r(NULL, " \t", &save);
+
+                if (!kw || !streq(kw, "alias") || !pat || !mod)
+                        continue;
+                /* libkmod compares aliases with '-' and '_' the same, as module names. */
+                _cleanup_free_ char *np = module_name_normalize(pat);
+                if (!glob_match_name(np, name))
+                        continue;
+                _cleanup_free_ char *m = module_name_normalize(mod);
+                if (!strv_contains(mods, m))
+                        strv_extend(&mods, m);
+        }
+        strv_sort(mods);
+        return mods;
+}
+
+/* "name\twhy" for every module a kept module needs (modules.dep, to the end of the chain):
+ * a blacklist of one of those would keep the kept module from loading. */
+static const char *needed_by_kept(char **needs, const char *name) {
+        size_t n = strlen(name);
+        STRV_FOREACH(s, needs)
+                if (strncmp(*s, name, n) == 0 && (*s)[n] == '\t')
+                        return *s + n + 1;
+        return NULL;
+}
+
+static char **kept_needs(const Policy *p, const ModuleIndex *ix) {
+        _cleanup_strv_free_ char **kept = NULL;
+        char **needs = NULL;
+        bool more;
+
+        if (!p->module_keep)
+                return NULL;
+        STRV_FOREACH(m, ix->loadable)
+                if (module_kept(p, *m))
+                        strv_push(&kept, xasprintf("%s\t", *m));
+        do {
+                more = false;
+                STRV_FOREACH(l, ix->deps) {
+                        _cleanup_free_ char *name = module_name_from_index(*l);
+                        const char *colon = strchr(*l, ':');
+                        if (!name || !colon || (!needed_by_kept(kept, name) && !needed_by_kept(needs, name)))
+                                continue;
+                        _cleanup_free_ char *copy = xstrdup(colon + 1);
+                        char *save = NULL;
+                        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                                _cleanup_free_ char *dn = module_name_from_index(w);
+                                if (!dn || needed_by_kept(needs, dn) || module_kept(p, dn))
+                                        continue;
+                                const char *via = needed_by_kept(needs, name);
+                                strv_push(&needs, xasprintf("%s\t%s", dn, via ? via : name));
+                                more = true;
+                        }
+                }
+        } while (more);
+        return needs;
 }
 
 static char *blacklist_line(const char *name) {
@@ -96,9 +173,19 @@ static char *install_line(const char *name) {
         return xasprintf("install %s /bin/false", name);
 }
 
-static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix, char **existing, const char *name) {
-        _cleanup_free_ char *bl = blacklist_line(name), *in = install_line(name);
-        bool persisted = strv_contains(existing, bl) && strv_contains(existing, in);
+/* libkmod ignores a module's install command when the module has soft dependencies (the
+ * kernel's modules.softdep gives them to btrfs, nfsd, f2fs, r8169, ...): an empty softdep
+ * of its own comes first (configuration is read before modules.softdep, and the first
+ * softdep of a name wins), so the install command holds. */
+static char *softdep_line(const char *name) {
+        return xasprintf("softdep %s pre: post:", name);
+}
+
+static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix, char **existing, char **needs,
+                                const char *name) {
+        _cleanup_free_ char *bl = blacklist_line(name), *in = install_line(name), *sd = softdep_line(name);
+        bool persisted = strv_contains(existing, bl) && strv_contains(existing, in) && strv_contains(existing, sd);
+        const char *kept_by = needed_by_kept(needs, name);
         Action *a;
 
         const char *why = protected_module(ctx, name);
@@ -109,6 +196,10 @@ static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix,
         } else if (module_kept(ctx->policy, name)) {
                 a = plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_SKIP);
                 action_set_reason(a, "kept by the policy (Keep=)");
+        } else if (kept_by) {
+                /* Keep= wins: blocking what a kept module needs would keep it from loading. */
+                a = plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_SKIP);
+                action_set_reason(a, "needed by %s, which Keep= keeps", kept_by);
         } else if (persisted)
                 plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_UNCHANGED);
         else if (strv_contains(ix->loadable, name))
@@ -418,15 +509,40 @@ static char **blacklist_lines(const Plan *plan) {
                         continue;
                 strv_push(&lines, blacklist_line(a->target));
                 strv_push(&lines, install_line(a->target));
+                strv_push(&lines, softdep_line(a->target));
         }
         return lines;
 }
 
+/* A name that is no module may be an alias (net-pf-31, fs-cramfs): what modprobe would
+ * load for it is blacklisted. */
+static void probe_blacklist_name(Context *ctx, Plan *plan, const ModuleIndex *ix, char **existing, char **needs,
+                                 const char *name) {
+        _cleanup_strv_free_ char **mods = NULL;
+        _cleanup_free_ char *line = blacklist_line(name);
+
+        if (strv_contains(ix->loadable, name) || strv_contains(ix->builtin, name) || strv_contains(existing, line) ||
+            !(mods = alias_modules(ix, name))) {
+                if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, name))
+                        probe_blacklist_one(ctx, plan, ix, existing, needs, name);
+                return;
+        }
+        STRV_FOREACH(m, mods) {
+                if (plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *m))
+                        continue;
+                probe_blacklist_one(ctx, plan, ix, existing, needs, *m);
+                Action *a = plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *m);
+                if (a && !a->reason)
+                        action_set_reason(a, "what the alias %s loads", name);
+        }
+}
+
 static void probe_blacklist(Context *ctx, Plan *plan, const ModuleIndex *ix, char **existing) {
+        _cleanup_strv_free_ char **needs = kept_needs(ctx->policy, ix);
+
         STRV_FOREACH(pattern, ctx->policy->module_blacklist) {
                 if (!string_is_glob(*pattern)) {
-                        if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *pattern))
-                                probe_blacklist_one(ctx, plan, ix, existing, *pattern);
+                        probe_blacklist_name(ctx, plan, ix, existing, needs, *pattern);
                         continue;
                 }
                 /* A glob names what exists: the kernels' modules, and what an earlier run
@@ -443,7 +559,7 @@ static void probe_blacklist(Context *ctx, Plan *plan, const ModuleIndex *ix, cha
                 strv_sort(names);
                 STRV_FOREACH(m, names)
                         if (!plan_find(plan, KIND_MODULES, VERB_BLACKLIST, *m) && !module_kept(ctx->policy, *m))
-                                probe_blacklist_one(ctx, plan, ix, existing, *m);
+                                probe_blacklist_one(ctx, plan, ix, existing, needs, *m);
         }
 }
 

@@ -61,14 +61,19 @@ expect_eq "the report says not-installed.service is not installed" "skipped" \
 expect_eq "modprobe.d lists blacklist and install lines for the blacklisted modules" \
 "blacklist floppy
 install floppy /bin/false
+softdep floppy pre: post:
 blacklist pcspkr
 install pcspkr /bin/false
+softdep pcspkr pre: post:
 blacklist snd_hda_intel
 install snd_hda_intel /bin/false
+softdep snd_hda_intel pre: post:
 blacklist snd_pcm
 install snd_pcm /bin/false
+softdep snd_pcm pre: post:
 blacklist snd_timer
-install snd_timer /bin/false" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
+install snd_timer /bin/false
+softdep snd_timer pre: post:" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
 expect_eq "a built-in module is skipped with the reason" "skipped" \
         "$(jq_report '.actions[] | select(.kind == "modules" and .target == "mem") | .outcome')"
 expect_eq "a module no kernel has is skipped" "skipped" \

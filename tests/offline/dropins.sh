@@ -87,7 +87,8 @@ expect_eq "the last file by name sets the sysctl value; an empty value drops a k
         "$(conf_lines "$ROOT/etc/sysctl.d/90-dpuos-trim.conf")"
 expect_eq "an empty assignment clears the list of earlier files" \
 "blacklist pcspkr
-install pcspkr /bin/false" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
+install pcspkr /bin/false
+softdep pcspkr pre: post:" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
 expect_eq "the report names the policy from the effective files" admin "$(jq_report '.policy.name')"
 expect_eq "the report lists the merged files in order" \
 "$ROOT$ETC/10-base.conf

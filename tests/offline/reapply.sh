@@ -52,10 +52,13 @@ run_trim
 expect_eq "modprobe.d holds the new module" \
 "blacklist floppy
 install floppy /bin/false
+softdep floppy pre: post:
 blacklist pcspkr
 install pcspkr /bin/false
+softdep pcspkr pre: post:
 blacklist snd_pcm
-install snd_pcm /bin/false" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
+install snd_pcm /bin/false
+softdep snd_pcm pre: post:" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
 
 # Entries dropped from the policy, nothing else changed: the files must follow.
 policy 50-dpu.conf <<'EOF'
@@ -71,8 +74,10 @@ expect_eq "the apply after dropping entries exits 0" 0 "$RC"
 expect_eq "modprobe.d no longer blacklists a module dropped from the policy" \
 "blacklist floppy
 install floppy /bin/false
+softdep floppy pre: post:
 blacklist snd_pcm
-install snd_pcm /bin/false" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
+install snd_pcm /bin/false
+softdep snd_pcm pre: post:" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
 expect_eq "sysctl.d no longer sets a key dropped from the policy" \
         "vm.swappiness = 20" "$(conf_lines "$ROOT/etc/sysctl.d/90-dpuos-trim.conf")"
 expect_eq "tmpfiles.d no longer writes an attribute dropped from the policy" \

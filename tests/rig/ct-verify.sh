@@ -135,6 +135,20 @@ ct_exec "$name" sh -c 'rm /etc/dpuos-trim/policy.d/*.conf'
 trim --policy=/root/verify.conf -q
 check "applying again converges: verify exits 0" [ "$(verify again --policy=/root/verify.conf)" = 0 ]
 
+# A value the kernel refuses when it is written (the port range's upper end is beyond 65535)
+# is a failed action, and is not persisted for every boot.
+printf '[Sysctl]\nnet.ipv4.ip_local_port_range = 70000 80000\n' >"$root/root/einval.conf"
+port_range_before=$(sysctl_get net.ipv4.ip_local_port_range)
+rc=0
+trim --policy=/root/einval.conf --only=sysctl >"$work/einval.out" 2>&1 || rc=$?
+check "a value the kernel refuses: exit 1 ($rc)" [ "$rc" = 1 ]
+check "a value the kernel refuses: the failure says so" grep -q 'ip_local_port_range: .*the kernel refused the value' "$work/einval.out"
+check "a value the kernel refuses: the live value is unchanged" \
+        same "$port_range_before" "$(sysctl_get net.ipv4.ip_local_port_range)"
+check "a value the kernel refuses: it is not persisted" \
+        test -z "$(ct_exec "$name" grep ip_local_port_range /etc/sysctl.d/90-dpuos-trim.conf || true)"
+trim --policy=/root/verify.conf -q
+
 # Updates do not bring the documentation back.
 echo "--- /etc/dpkg/dpkg.cfg.d/dpuos-trim"
 ct_exec "$name" cat /etc/dpkg/dpkg.cfg.d/dpuos-trim

@@ -12,6 +12,7 @@
 #            module with softdeps (btrfs) runs the install command instead of loading, an
 #            alias (fs-squashfs) names its module, and what a kept module needs
 #            (nf_conntrack, against Blacklist=nf_*) still loads;
+#   files    Remove= patterns plan the files bash's globstar lists;
 #   sysctl   every TuneD profile Debian ships (from the tuned package, fetched from the
 #            Debian mirror): its [sysctl] section is either persisted exactly (the same
 #            keys and values, as systemd-sysctl reads them) or refused with FILE:LINE.
@@ -126,8 +127,29 @@ check "modules: nf_defrag_ipv4 is skipped as needed by the kept module" \
 out=$(mp nf_nat)
 check "modules: modprobe nf_nat (blacklisted, not needed) runs the install command" grep -q '^install /bin/false' <<<"$out"
 
-# ---- sysctl: every TuneD profile -------------------------------------------------------
+# ---- file globs against bash's globstar --------------------------------------------------
+# What a Remove= pattern plans is what bash (globstar, dotglob: '**' spans directories, '*'
+# matches leading dots as fnmatch does) lists, counted as the files it would remove, but
+# for paths through a symlinked directory: bash follows those, and a removal never does.
 rm -f "$policy_dir/50-modules.conf"
+for pattern in '/usr/share/doc/**/copyright' '/usr/share/locale/*/LC_MESSAGES/*.mo' '/usr/share/man/**/*.gz' \
+               '/usr/share/doc/*/changelog*'; do
+        printf '[Files]\nRemove=%s\n' "$pattern" >"$policy_dir/50-files.conf"
+        trim --dry-run --json
+        planned=$(jq -r --arg p "$pattern" '.actions[] | select(.kind == "files" and .target == $p) | .files' "$work/out")
+        # shellcheck disable=SC2016
+        listed=$(cd "$mine" && bash -O globstar -O dotglob -O nullglob -c \
+                'n=0; for f in .'"$pattern"'; do
+                        [ -d "$f" ] && [ ! -L "$f" ] && continue
+                        d=${f%/*}
+                        [ "$(cd "$d" && pwd -P)" = "$(cd "$d" && pwd -L)" ] && n=$((n + 1))
+                done; echo $n')
+        check "files: $pattern plans what bash's globstar lists ($planned / $listed)" \
+                test -n "$planned" -a "$planned" = "$listed" -a "$listed" -gt 0
+done
+rm -f "$policy_dir/50-files.conf"
+
+# ---- sysctl: every TuneD profile -------------------------------------------------------
 (cd "$work" && apt-get download -q tuned >/dev/null 2>&1) ||
         (apt-get update -q >/dev/null && cd "$work" && apt-get download -q tuned >/dev/null) ||
         { not_ok "sysctl: cannot download the tuned package from the Debian mirror"; rig_test_end; exit 1; }

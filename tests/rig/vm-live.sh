@@ -8,7 +8,8 @@
 # refused, in use) leaves both; a second run reports
 # everything unchanged; --verify finds nothing, then a module loaded again and a sysctl
 # written by hand. Boot 2: the blacklisted modules stay unloaded, `modprobe` of one
-# fails, and the sysctl and the sysfs value set by the agent hold; --revert puts the saved
+# fails, so does `modprobe btrfs` (a module with soft dependencies, whose install line
+# libkmod would ignore) and `modprobe fs-squashfs` (an alias) loads nothing, and the sysctl and the sysfs value set by the agent hold; --revert puts the saved
 # values back and leaves no file of its own. (The cloud kernel has no
 # driver for an emulated CD-ROM, so sr_mod is not among them.)
 #   vm-live.sh BUILD_DIR
@@ -35,6 +36,8 @@ Name=vm-live
 [Modules]
 Unload=serio_raw qemu_fw_cfg virtio_net ip_tables
 Blacklist=serio_raw qemu_fw_cfg virtio_net net_failover failover ip_tables x_tables
+# btrfs has soft dependencies (libkmod then ignores an install line), fs-squashfs is an alias.
+Blacklist=btrfs fs-squashfs
 
 [Sysctl]
 vm.swappiness = 13
@@ -71,6 +74,9 @@ cat >"$work/boot2.sh" <<T
 #!/bin/bash
 echo "boot2: \$(cut -d' ' -f1 /proc/modules | grep -xE '$watched' | sort | tr '\n' ' ')"
 modprobe serio_raw 2>&1; echo "modprobe: rc=\$?"
+modprobe btrfs 2>&1; echo "modprobe-btrfs: rc=\$?"
+modprobe fs-squashfs 2>&1; echo "modprobe-fs-squashfs: rc=\$?"
+echo "boot2-btrfs-squashfs: \$(cut -d' ' -f1 /proc/modules | grep -xE 'btrfs|squashfs' | sort | tr '\n' ' ')"
 echo "boot2-loaded: \$(cut -d' ' -f1 /proc/modules | grep -xE '$watched' | sort | tr '\n' ' ')"
 echo "boot2-swappiness: \$(cat /proc/sys/vm/swappiness)"
 echo "boot2-thp: \$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
@@ -144,6 +150,9 @@ printf '%s\n' "$out"
 check "after the reboot the blacklisted modules outside the initramfs are absent ($(field boot2))" \
         [ "$(field boot2)" = "evdev failover net_failover virtio_blk virtio_net" ]
 check "modprobe serio_raw fails after the reboot ($(field modprobe))" grep -Eqx 'rc=[1-9][0-9]*' <<<"$(field modprobe)"
+check "modprobe btrfs (soft dependencies) fails after the reboot ($(field modprobe-btrfs))" \
+        grep -Eqx 'rc=[1-9][0-9]*' <<<"$(field modprobe-btrfs)"
+check "and neither btrfs nor squashfs is loaded ($(field boot2-btrfs-squashfs))" [ -z "$(field boot2-btrfs-squashfs)" ]
 check "and serio_raw is still not loaded" [ "$(field boot2-loaded)" = "evdev failover net_failover virtio_blk virtio_net" ]
 check "vm.swappiness is 13 after the reboot" [ "$(field boot2-swappiness)" = 13 ]
 check "transparent hugepages are off after the reboot" grep -q '\[never\]' <<<"$(field boot2-thp)"

@@ -118,12 +118,28 @@ rig_apt_sources() {
         printf '%s\n' "${found[@]}"
 }
 
+# RIG_IMAGE picks the root: "minbase" (the default: Debian minbase + RIG_PACKAGES) or
+# "generic" (the standard variant + tests/rig/generic.packages: a generic server install).
+: "${RIG_IMAGE:=minbase}"
+
+# The image's mmdebstrap variant, its packages (one per line) and its tarball's prefix.
+rig_image_variant() { [ "$RIG_IMAGE" = generic ] && echo standard || echo minbase; }
+rig_image_packages() {
+        if [ "$RIG_IMAGE" = generic ]; then
+                sed -e 's/#.*//' "$RIG_LIB_DIR/generic.packages" | tr -s ' \t' '\n' | sed '/^$/d'
+        else
+                printf '%s\n' "${RIG_PACKAGES[@]}"
+        fi
+}
+rig_image_prefix() { [ "$RIG_IMAGE" = generic ] && echo generic || echo root; }
+
 rig_root_key() {
         local sources
         sources=$(rig_apt_sources) || return
         {
                 echo "rev=$RIG_ROOT_REV suite=$RIG_SUITE arch=$(dpkg --print-architecture)"
-                printf '%s\n' "${RIG_PACKAGES[@]}" | sort
+                [ "$RIG_IMAGE" = minbase ] || echo "image=$RIG_IMAGE variant=$(rig_image_variant)"
+                rig_image_packages | sort
                 cat "$RIG_LIB_DIR/root-setup.sh"
                 # shellcheck disable=SC2086
                 cat $sources
@@ -132,12 +148,14 @@ rig_root_key() {
 
 # rig_root BUILD_DIR: builds the root tarball once and prints its path.
 rig_root() {
-        local build=${1:-$BUILD_DIR} dir key tarball tmp sources=() t0 lockfd
+        local build=${1:-$BUILD_DIR} dir key tarball tmp sources=() t0 lockfd prefix packages
+        prefix=$(rig_image_prefix)
+        packages=$(rig_image_packages | paste -sd,)
         build=$(rig_abs "$build")
         dir=$build/rig
         mkdir -p "$dir" || rig_err "cannot create $dir" || return
         key=$(rig_root_key) || return
-        tarball=$dir/root-$RIG_SUITE-$key.tar
+        tarball=$dir/$prefix-$RIG_SUITE-$key.tar
 
         exec {lockfd}>"$dir/.root.lock"
         flock "$lockfd" || { exec {lockfd}>&-; rig_err "cannot lock $dir/.root.lock"; return 1; }
@@ -153,10 +171,10 @@ rig_root() {
         tmp=$dir/.root-$key.tmp.tar
         rm -f "$tmp"
         rig_log "root: building Debian $RIG_SUITE with mmdebstrap (cache key $key) from ${sources[*]}"
-        rig_log "root: packages: ${RIG_PACKAGES[*]}"
+        rig_log "root: $RIG_IMAGE image, variant $(rig_image_variant), packages: ${packages//,/ }"
         t0=$SECONDS
-        if ! mmdebstrap --mode=root --variant=minbase --format=tar \
-                --include="$(IFS=,; echo "${RIG_PACKAGES[*]}")" \
+        if ! mmdebstrap --mode=root --variant="$(rig_image_variant)" --format=tar \
+                --include="$packages" \
                 --aptopt='Acquire::Retries "3"' \
                 --essential-hook="bash '$RIG_LIB_DIR/root-setup.sh' essential \"\$1\"" \
                 --customize-hook="bash '$RIG_LIB_DIR/root-setup.sh' customize \"\$1\"" \
@@ -168,7 +186,7 @@ rig_root() {
         fi
         mv -f "$tmp" "$tarball"
         # older roots (other keys) are dead weight
-        find "$dir" -maxdepth 1 -name "root-*.tar" ! -name "$(basename "$tarball")" -delete
+        find "$dir" -maxdepth 1 -name "$prefix-*.tar" ! -name "$(basename "$tarball")" -delete
         exec {lockfd}>&-
         rig_log "root: built $tarball ($(du -h "$tarball" | cut -f1)) in $((SECONDS - t0)) s"
         printf '%s\n' "$tarball"

@@ -22,6 +22,14 @@
 # so that the harness itself can be shown to pass every check:
 #   BRICK_POLICY=benign RIG_KEEP=1 bash tests/rig/vm-brick.sh BUILD_DIR
 #
+# rig-vm-generic runs the same test with BRICK_POLICY=shipped RIG_IMAGE=generic: the
+# shipped Debian reference policy (conf/debian/) at the first boot of the generic server
+# image (tests/rig/generic.packages: NetworkManager manages its NICs, firewalld lets SSH
+# in), booted with the devices a server board shows the kernel (GENERIC_HARDWARE below).
+# Every boot 2 also runs the package manager's checks (dpkg --audit, apt-get check); on the
+# generic image the VM then reboots over SSH, the trimmed system rebuilds its initramfs
+# (update-initramfs -u), and boot 3, from that initramfs, must come up and let root in.
+#
 #   vm-brick.sh BUILD_DIR
 set -euo pipefail
 export BUILD_DIR=${1:-${BUILD_DIR:-$(dirname "$0")/../../build}}
@@ -91,8 +99,25 @@ ESSENTIAL=(systemd-journald.service dbus.service multi-user.target getty@.servic
 case ${BRICK_POLICY:-hostile} in
 hostile) policy=$HOSTILE_POLICY ;;
 benign) policy=$BENIGN_POLICY ;;
-*) echo "vm-brick: BRICK_POLICY must be hostile or benign, not '$BRICK_POLICY'" >&2; exit 2 ;;
+shipped) policy="" ;;
+*) echo "vm-brick: BRICK_POLICY must be hostile, benign or shipped, not '$BRICK_POLICY'" >&2; exit 2 ;;
 esac
+
+# What a server board shows the kernel, beside the rig's virtio disk and NIC: a USB
+# controller with a tablet and a keyboard, an HDA sound card, an AHCI CD-ROM, a floppy
+# drive, a legacy NIC, a parallel port, the PC speaker and a watchdog (the q35 board has
+# the i2c SMBus controller, the serial port and the LPC bridge already).
+GENERIC_HARDWARE="-device qemu-xhci -device usb-tablet -device usb-kbd
+        -audiodev none,id=snd0 -device intel-hda -device hda-duplex,audiodev=snd0 -machine pcspk-audiodev=snd0
+        -device ahci,id=ahci -device ide-cd,bus=ahci.0
+        -device isa-fdc -drive if=none,id=fd0,format=raw,file=@FLOPPY@ -device floppy,drive=fd0
+        -netdev user,id=legacy -device e1000,netdev=legacy
+        -chardev null,id=lpt -device isa-parallel,chardev=lpt -device i6300esb"
+generic=no
+[ "${RIG_IMAGE:-minbase}" = generic ] && generic=yes
+if [ "$generic" = yes ]; then
+        ESSENTIAL=("${ESSENTIAL[@]/systemd-networkd.service/NetworkManager.service}")
+fi
 
 rig_require_root
 rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs dumpe2fs e2fsck meson jq \
@@ -121,18 +146,32 @@ free_port() {
 
 # --- the image
 rig_test_root --first-boot
-echo "policy: ${BRICK_POLICY:-hostile}"
-rm -f "$root"/usr/lib/dpuos-trim/policy.d/*.conf
-printf '%s' "$policy" >"$root/usr/lib/dpuos-trim/policy.d/50-brick.conf"
-sed 's/^/  policy: /' "$root/usr/lib/dpuos-trim/policy.d/50-brick.conf"
-ls -A "$root/usr/lib/dpuos-trim/policy.d" | sed 's/^/  policy.d: /'
+echo "policy: ${BRICK_POLICY:-hostile}, image: ${RIG_IMAGE:-minbase}"
+if [ -n "$policy" ]; then
+        rm -f "$root"/usr/lib/dpuos-trim/policy.d/*.conf
+        printf '%s' "$policy" >"$root/usr/lib/dpuos-trim/policy.d/50-brick.conf"
+        sed 's/^/  policy: /' "$root/usr/lib/dpuos-trim/policy.d/50-brick.conf"
+        policy_dir=$root/usr/lib/dpuos-trim/policy.d
+else
+        # The shipped Debian variant, as vm-firstboot.sh installs it.
+        mkdir -p "$root/etc/dpuos-trim/policy.d"
+        cp "$RIG_SRC_DIR"/conf/debian/*.conf "$root/etc/dpuos-trim/policy.d/"
+        policy_dir=$root/etc/dpuos-trim/policy.d
+fi
+ls -A "$policy_dir" | sed 's/^/  policy.d: /'
 # What the parser makes of it (a policy refused here changes nothing at the first boot).
 rc=0
-"$BUILD_DIR/agent/dpuos-trim" --check --policy="$root/usr/lib/dpuos-trim/policy.d" >&2 || rc=$?
+"$BUILD_DIR/agent/dpuos-trim" --check --policy="$policy_dir" >&2 || rc=$?
 echo "  policy: dpuos-trim --check exits $rc"
 
-# The network for SSH: systemd-networkd with DHCP on the NIC (lib.sh, root-setup.sh).
-rig_enable_network "$root"
+# The network for SSH: systemd-networkd with DHCP on the NIC (lib.sh, root-setup.sh); the
+# generic image has NetworkManager for that, and the server board's devices.
+if [ "$generic" = yes ]; then
+        truncate -s 1440K "$work/floppy.img"
+        export RIG_QEMU_ARGS="${RIG_QEMU_ARGS:-} ${GENERIC_HARDWARE//@FLOPPY@/$work/floppy.img}"
+else
+        rig_enable_network "$root"
+fi
 # Root's SSH key: a throwaway pair in the work directory.
 ssh-keygen -q -t ed25519 -N '' -C vm-brick -f "$key"
 install -d -m 0700 "$root/root/.ssh"
@@ -161,7 +200,8 @@ step=$(sed -n 's/.*rig\.step=\([0-9]*\).*/\1/p' /proc/cmdline)
 echo "step: $step"
 echo "service: $(systemctl is-active dpuos-trim.service)"
 echo "stamp: $(test -e /etc/dpuos-trim/applied && echo yes || echo no)"
-[ "$step" = 2 ] || exit 0
+echo "failed-units-now: $(systemctl --failed --no-legend --plain | awk '{print $1}' | paste -sd' ')"
+[ "$step" = 2 ] || [ "$step" = 3 ] || exit 0
 echo "state: $(systemctl is-system-running)"
 echo "multi-user: $(systemctl is-active multi-user.target)"
 # agetty starts Type=idle, once the boot jobs are done: give the login a minute
@@ -172,7 +212,9 @@ n=$(journalctl -b --no-pager -q | wc -l)
 echo "journal-lines: $n"
 echo "journal-kernel: $(journalctl -b -k --no-pager -q | grep -c 'Linux version')"
 echo "sshd: $(systemctl is-active ssh.service)"
-echo "networkd: $(systemctl is-active systemd-networkd.service)"
+echo "network: $(systemctl is-active systemd-networkd.service NetworkManager.service 2>/dev/null | paste -sd/)"
+echo "modules: $(wc -l </proc/modules)"
+echo "services: $(systemctl list-units --type=service --state=running --no-legend | wc -l)"
 echo "addr: $(ip -4 -o addr show scope global | awk '{print $2 " " $4}' | head -n1)"
 echo "failed-units: $(systemctl --failed --no-legend --plain | wc -l)"
 systemctl --failed --no-legend --plain | sed 's/^/failed: /'
@@ -238,10 +280,11 @@ if wait_serial "$work/serial1.log" "$end_re" "${RIG_VM_TIMEOUT:-300}"; then
 else
         echo "boot 1: no end of dpuos-trim.service on the serial console after $((SECONDS - t_boot)) s"
 fi
+# Powered off by itself: qemu ended without being killed. (The console may lose the last
+# lines of a power-off; /rig/result, read below, says whether the script finished.)
 poweroff1=no
-if wait_serial "$work/serial1.log" '^RIG-END rc=' 120; then
-        if vm_wait "$image" 120; then poweroff1=yes; fi
-fi
+wait_serial "$work/serial1.log" 'RIG-END rc=' 120 || true
+if vm_wait "$image" 120; then poweroff1=yes; fi
 if vm_running "$image"; then
         echo "boot 1: still running; serial log tail:"
         serial_of "$work/serial1.log" | tail -n 25 | sed 's/^/  serial1: /'
@@ -299,7 +342,7 @@ echo "boot 1: first-boot stamp written: $stamp1"
 vm_put "$image" "$work/keep-running" /rig/keep-running
 t_boot=$SECONDS
 vm_start "$image" "$work/serial2.log" rig.step=2
-if wait_serial "$work/serial2.log" '^RIG-END rc=' "${RIG_VM_TIMEOUT:-300}"; then
+if wait_serial "$work/serial2.log" 'RIG-END rc=' "${RIG_VM_TIMEOUT:-300}"; then
         echo "boot 2: the boot-time script ended after $((SECONDS - t_boot)) s"
 else
         echo "boot 2: the boot-time script did not end after $((SECONDS - t_boot)) s; serial log tail:"
@@ -335,7 +378,8 @@ check "boot 2: the serial console logs root in (automatic login on ttyS0)" \
 check "boot 2: who lists root on ttyS0" [ "$(field who-ttyS0)" = 1 ]
 check "boot 2: journalctl -b reads this boot's journal (${jl:=$(field journal-lines)} lines, the kernel's included)" \
         all [ "${jl:-0}" -gt 20 ] -- [ "$(field journal-kernel)" = 1 ]
-echo "boot 2: sshd $(field sshd), networkd $(field networkd), address $(field addr)"
+echo "boot 2: sshd $(field sshd), networkd/NetworkManager $(field network), address $(field addr)"
+echo "boot 2: $(field services) services running, $(field modules) modules loaded"
 
 # Without a first login there is nothing to wait for: every SSH check fails at once.
 ssh_try() { # VAR CMD: runs CMD over SSH into $VAR, its exit status into ${VAR}rc
@@ -362,7 +406,7 @@ ssh_try aptout 'test -f /root/libc6.deb || { echo "no /root/libc6.deb"; exit 9; 
         exit $rc'
 grep -v '^dpkg-cfg: ' <<<"$aptout" | tail -n 30 | sed 's/^/  apt: /'
 echo "  apt: $(grep -c '^dpkg-cfg: ' <<<"$aptout") lines in /etc/dpkg/dpkg.cfg.d/dpuos-trim, the path-exclude ones:"
-grep '^dpkg-cfg: path-exclude' <<<"$aptout" | head -n 20 | sed 's/^/  apt:   /'
+grep -m 20 '^dpkg-cfg: path-exclude' <<<"$aptout" | sed 's/^/  apt:   /'
 check "apt-get install --reinstall of libc6 $libc_ver from a local .deb succeeds (exit $aptoutrc)" \
         all [ -n "$deb" ] -- [ "$aptoutrc" = 0 ] -- has_text "Setting up libc6:amd64 ($libc_ver)" "$aptout"
 check "after the reinstall libc6 is installed at $libc_ver" \
@@ -374,18 +418,80 @@ ssh_try trueout '/bin/true && echo true-ran; ls / >/dev/null && echo ls-ran'
 check "after the reinstall a new SSH login runs commands (/bin/true, ls)" \
         all [ "$trueoutrc" = 0 ] -- [ "$(printf '%s\n' "$trueout" | tr '\n' ' ')" = "true-ran ls-ran " ]
 
+last_boot=2
+[ "$generic" = yes ] && last_boot=3
+# The package manager still knows its system.
+pkgout="" pkgoutrc=""
+ssh_try pkgout 'echo "audit: $(dpkg --audit 2>&1 | wc -l) lines, rc ${PIPESTATUS[0]}"
+        apt-get check -q >/tmp/apt-check 2>&1; echo "apt-check: rc $?"; tail -n 3 /tmp/apt-check'
+printf '%s\n' "$pkgout" | sed 's/^/  packages: /'
+check "dpkg --audit finds nothing to report" has_line "audit: 0 lines, rc 0" "$pkgout"
+check "apt-get check passes" has_line "apt-check: rc 0" "$pkgout"
+
+echo "boot 2: up and checked after $((SECONDS - t_boot)) s (boot-time script at $t_up s)"
+if [ "$generic" = yes ]; then
+        # The machine reboots (qemu runs with -no-reboot: the reboot ends it, and boot 3
+        # starts it again), into an initramfs that the trimmed system rebuilt:
+        # update-initramfs -u runs in the image's own userspace (systemd-nspawn on the
+        # host: under TCG it would take longer than the rest of the test), and boot 3
+        # starts from the initramfs it wrote.
+        down=no
+        if [ "$ssh_ok" = yes ] && vm_running "$image"; then
+                ssh_vm 'rm -f /rig/keep-running; systemctl reboot' >/dev/null 2>&1 || true
+                if vm_wait "$image" 180; then down=yes; fi
+        fi
+        check "boot 2: systemctl reboot over SSH ends the boot" [ "$down" = yes ]
+        if vm_running "$image"; then vm_kill "$image"; fi
+        echo "boot 2 took $((SECONDS - t_boot)) s"
+        vm_fsck "$image"
+        mnt=$work/mnt
+        mkdir -p "$mnt"
+        initrc=1 kver="" initrd_before="" initrd_after=""
+        if mount -o loop "$image" "$mnt"; then
+                kver=$(ls "$mnt/usr/lib/modules" | head -n1)
+                initrd_before=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null || true)
+                t_init=$SECONDS initrc=0
+                systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" update-initramfs -u -k "$kver" \
+                        >"$work/initramfs.log" 2>&1 || initrc=$?
+                tail -n 3 "$work/initramfs.log" | sed 's/^/  initramfs: /'
+                echo "update-initramfs -u took $((SECONDS - t_init)) s"
+                initrd_after=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null || true)
+                cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || initrc=1
+                umount "$mnt" || umount -l "$mnt"
+        fi
+        check "update-initramfs -u succeeds on the trimmed system (exit $initrc)" [ "$initrc" = 0 ]
+        check "update-initramfs -u wrote a new initramfs for $kver" differs "$initrd_after" "$initrd_before"
+        vm_fsck "$image"
+        vm_put "$image" "$work/keep-running" /rig/keep-running
+        t_boot=$SECONDS
+        vm_start "$image" "$work/serial3.log" rig.step=3
+        wait_serial "$work/serial3.log" 'RIG-END rc=' "${RIG_VM_TIMEOUT:-300}" || true
+        ssh_ok=no t_ssh=$SECONDS
+        while vm_running "$image" && ((SECONDS - t_ssh < 120)); do
+                if ssh_vm true 2>"$work/ssh.err"; then ssh_ok=yes; break; fi
+                sleep 5
+        done
+        out=""
+        if [ "$ssh_ok" = yes ]; then out=$(ssh_vm 'cat /rig/result' 2>/dev/null || true); fi
+        grep -q '^RIG-END rc=' <<<"$out" || out=$(script_output "$work/serial3.log")
+        printf '%s\n' "$out" | sed 's/^/  boot 3: /'
+        check "boot 3 (from the rebuilt initramfs): the system says running or degraded ($(field state))" \
+                all [ "$(field step)" = 3 ] -- up "$(field state)"
+        check "boot 3: multi-user.target is active" [ "$(field multi-user)" = active ]
+        check "boot 3: root logs in over SSH again" [ "$ssh_ok" = yes ]
+        echo "boot 3: up after $((SECONDS - t_boot)) s; $(field services) services running, $(field modules) modules loaded"
+fi
 # Power off over SSH (the connection may drop before ssh returns); a VM that cannot be
 # reached is cut.
-echo "boot 2: up and checked after $((SECONDS - t_boot)) s (boot-time script at $t_up s)"
 poweroff2=no
 if [ "$ssh_ok" = yes ] && vm_running "$image"; then
         offout=$(ssh_vm 'systemctl poweroff' 2>&1) || true
         if vm_wait "$image" 120; then poweroff2=yes; fi
         printf '%s\n' "$offout" | grep . | sed 's/^/  poweroff: /' || true
 fi
-check "boot 2: systemctl poweroff over SSH powers the VM off" [ "$poweroff2" = yes ]
+check "boot $last_boot: systemctl poweroff over SSH powers the VM off" [ "$poweroff2" = yes ]
 if vm_running "$image"; then vm_kill "$image"; fi
-echo "boot 2 took $((SECONDS - t_boot)) s"
+echo "the last boot took $((SECONDS - t_boot)) s"
 vm_fsck "$image"
 check "after boot 2 the image has $libdir/libc.so.6 and ld-linux-x86-64.so.2" \
         all vm_exists "$image" "$libdir/libc.so.6" -- vm_exists "$image" "$libdir/ld-linux-x86-64.so.2"

@@ -121,46 +121,36 @@ static char **alias_modules(const ModuleIndex *ix, const char *name) {
         return mods;
 }
 
-/* "name\twhy" for every module a kept module needs (modules.dep, to the end of the chain):
- * a blacklist of one of those would keep the kept module from loading. */
-static const char *needed_by_kept(char **needs, const char *name) {
-        size_t n = strlen(name);
-        STRV_FOREACH(s, needs)
-                if (strncmp(*s, name, n) == 0 && (*s)[n] == '\t')
-                        return *s + n + 1;
-        return NULL;
-}
-
+/* The kept modules ("name\tkept") and everything they need (modules.dep, to the end of
+ * the chain): a blacklist of one of those would keep a kept module from loading. */
 static char **kept_needs(const Policy *p, const ModuleIndex *ix) {
-        _cleanup_strv_free_ char **kept = NULL;
-        char **needs = NULL;
-        bool more;
+        char **set = NULL;
 
         if (!p->module_keep)
                 return NULL;
         STRV_FOREACH(m, ix->loadable)
                 if (module_kept(p, *m))
-                        strv_push(&kept, xasprintf("%s\t", *m));
-        do {
-                more = false;
-                STRV_FOREACH(l, ix->deps) {
-                        _cleanup_free_ char *name = module_name_from_index(*l);
-                        const char *colon = strchr(*l, ':');
-                        if (!name || !colon || (!needed_by_kept(kept, name) && !needed_by_kept(needs, name)))
-                                continue;
-                        _cleanup_free_ char *copy = xstrdup(colon + 1);
-                        char *save = NULL;
-                        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-                                _cleanup_free_ char *dn = module_name_from_index(w);
-                                if (!dn || needed_by_kept(needs, dn) || module_kept(p, dn))
-                                        continue;
-                                const char *via = needed_by_kept(needs, name);
-                                strv_push(&needs, xasprintf("%s\t%s", dn, via ? via : name));
-                                more = true;
-                        }
-                }
-        } while (more);
-        return needs;
+                        module_set_add(&set, *m, "kept");
+        module_set_add_needs(&set, ix->deps);
+        return set;
+}
+
+/* The kept module at the top of the chain that puts name in the set of kept_needs(). */
+static char *kept_needer(const Policy *p, char **needs, const char *name) {
+        _cleanup_free_ char *cur = xstrdup(name);
+        size_t n = strv_length(needs);
+        const char *why;
+
+        for (size_t hops = 0; hops < n && (why = module_set_find(needs, cur)); hops++) {
+                const char *by = startswith(why, "needed by ");
+                if (!by)
+                        return NULL;   /* name is kept itself */
+                free(cur);
+                cur = xstrdup(by);
+                if (module_kept(p, cur))
+                        return TAKE_PTR(cur);
+        }
+        return NULL;
 }
 
 static char *blacklist_line(const char *name) {
@@ -185,7 +175,7 @@ static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix,
                                 const char *name) {
         _cleanup_free_ char *bl = blacklist_line(name), *in = install_line(name), *sd = softdep_line(name);
         bool persisted = strv_contains(existing, bl) && strv_contains(existing, in) && strv_contains(existing, sd);
-        const char *kept_by = needed_by_kept(needs, name);
+        _cleanup_free_ char *kept_by = kept_needer(ctx->policy, needs, name);
         Action *a;
 
         const char *why = protected_module(ctx, name);

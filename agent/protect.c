@@ -238,8 +238,7 @@ char *module_name_from_index(const char *line) {
         return module_name_normalize(name);
 }
 
-/* Adds name to the set; false when it was there already. */
-static const char *set_find(char **set, const char *name) {
+const char *module_set_find(char **set, const char *name) {
         size_t n = strlen(name);
         STRV_FOREACH(s, set)
                 if (strncmp(*s, name, n) == 0 && (*s)[n] == '\t')
@@ -247,11 +246,32 @@ static const char *set_find(char **set, const char *name) {
         return NULL;
 }
 
-static bool protect_module(char ***set, const char *name, const char *why) {
-        if (set_find(*set, name))
+bool module_set_add(char ***set, const char *name, const char *why) {
+        if (module_set_find(*set, name))
                 return false;
         strv_push(set, xasprintf("%s\t%s", name, why));
         return true;
+}
+
+void module_set_add_needs(char ***set, char **dep_lines) {
+        bool more = true;
+
+        while (more) {
+                more = false;
+                STRV_FOREACH(l, dep_lines) {
+                        _cleanup_free_ char *name = module_name_from_index(*l);
+                        const char *colon = strchr(*l, ':');
+                        if (!name || !colon || !module_set_find(*set, name))
+                                continue;
+                        _cleanup_free_ char *copy = xstrdup(colon + 1), *why = xasprintf("needed by %s", name);
+                        char *save = NULL;
+                        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                                _cleanup_free_ char *dn = module_name_from_index(w);
+                                if (dn && module_set_add(set, dn, why))
+                                        more = true;
+                        }
+                }
+        }
 }
 
 /* Live: the module and everything it needs loaded first, as modprobe would load them. */
@@ -259,7 +279,7 @@ static void protect_with_deps(Context *ctx, char ***set, const char *name, const
         struct kmod_module *mod = NULL;
         struct kmod_list *lists[2] = {}, *post = NULL, *l;
 
-        if (!protect_module(set, name, why) || !ctx->kmod || kmod_module_new_from_name(ctx->kmod, name, &mod) < 0)
+        if (!module_set_add(set, name, why) || !ctx->kmod || kmod_module_new_from_name(ctx->kmod, name, &mod) < 0)
                 return;
         _cleanup_free_ char *dep_why = xasprintf("needed by %s, %s", name, why);
         lists[0] = kmod_module_get_dependencies(mod);
@@ -443,28 +463,12 @@ static void protect_offline_deps(Context *ctx, char ***set) {
                         _cleanup_free_ char *dep = xasprintf("%s/%s/modules.dep", dirs[i], de->d_name), *text = NULL;
                         _cleanup_strv_free_ char **lines = NULL;
                         char *save = NULL;
-                        bool more = true;
 
                         if (de->d_name[0] == '.' || read_file_in_root(ctx->root_fd, dep, 64 * 1024 * 1024, &text) < 0)
                                 continue;
                         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
                                 strv_extend(&lines, l);
-                        while (more) {
-                                more = false;
-                                STRV_FOREACH(l, lines) {
-                                        _cleanup_free_ char *name = module_name_from_index(*l);
-                                        const char *colon = strchr(*l, ':');
-                                        if (!name || !colon || !set_find(*set, name))
-                                                continue;
-                                        _cleanup_free_ char *copy = xstrdup(colon + 1), *why = xasprintf("needed by %s", name);
-                                        char *s2 = NULL;
-                                        for (char *w = strtok_r(copy, " ", &s2); w; w = strtok_r(NULL, " ", &s2)) {
-                                                _cleanup_free_ char *dn = module_name_from_index(w);
-                                                if (dn && protect_module(set, dn, why))
-                                                        more = true;
-                                        }
-                                }
-                        }
+                        module_set_add_needs(set, lines);
                 }
         }
 }
@@ -518,7 +522,7 @@ static void protect_offline(Context *ctx, char ***set) {
         }
         STRV_FOREACH(t, types) {
                 _cleanup_free_ char *why = xasprintf("the file system type %s, which /etc/fstab mounts", *t);
-                protect_module(set, *t, why);
+                module_set_add(set, *t, why);
         }
         protect_offline_deps(ctx, set);
 }
@@ -538,7 +542,7 @@ const char *protected_module(Context *ctx, const char *name) {
                 }
                 p->modules_loaded = true;
         }
-        return set_find(p->modules, name);
+        return module_set_find(p->modules, name);
 }
 
 /* ---- the binaries the system runs on, and their libraries */

@@ -38,5 +38,13 @@ char **protected_libraries(Context *ctx);
 /* The module a modules.dep line (or path) names: "kernel/fs/ext4/ext4.ko.xz:..." is ext4. */
 char *module_name_from_index(const char *line);
 
+/* A set of modules, each with why it is in it: "name\twhy" strings. module_set_find()
+ * returns the why, or NULL; module_set_add() is false when name was there already;
+ * module_set_add_needs() adds what the set's modules need by the modules.dep lines given,
+ * to the end of the chain, each with the why "needed by X" (X needs it directly). */
+const char *module_set_find(char **set, const char *name);
+bool module_set_add(char ***set, const char *name, const char *why);
+void module_set_add_needs(char ***set, char **dep_lines);
+
 /* The caches of the functions above, kept in the context. */
 void protected_free(struct Protected *p);

@@ -222,16 +222,20 @@ move_ancestor_under_keep() {
         mkdir -p "$ROOT/usr/share/kept"
         mv "$ROOT/usr/share/doc/pkg" "$ROOT/usr/share/kept/pkg"
 }
-setup ancestor-moved-under-keep
-more_files
-policy 50-files.conf <<'EOF'
+# ancestor_moved NAME WHAT: the race, on a fresh tree whose policy keeps the new place.
+ancestor_moved() {
+        setup "$1"
+        more_files
+        policy 50-files.conf <<'EOF'
 [Files]
 Remove=/usr/share/doc/** /usr/share/kept/**
 Keep=/usr/share/kept/**
 EOF
-race "a directory above the walk moved under a Keep= path" 0 move_ancestor_under_keep "${others[@]}"
-expect "case 3 ancestor moved under Keep=: its files are all still there" \
-        test -f "$ROOT/usr/share/kept/pkg/sub/more-199" -a -f "$ROOT/usr/share/kept/pkg/sub/deeper/x"
+        race "a directory above the walk moved$2" 0 move_ancestor_under_keep "${others[@]}"
+        expect "case 3 ancestor moved$2: its files are all still there" \
+                test -f "$ROOT/usr/share/kept/pkg/sub/more-199" -a -f "$ROOT/usr/share/kept/pkg/sub/deeper/x"
+}
+ancestor_moved ancestor-moved-under-keep " under a Keep= path"
 # The same with inotify unavailable (strace makes inotify_init1() or inotify_add_watch()
 # fail): each level is then looked up in its parent again before every unlink.
 if command -v strace >/dev/null; then
@@ -242,16 +246,7 @@ if command -v strace >/dev/null; then
                         "${call%%:*}" "$call" "$REAL_TRIM" >"$SCRATCH/trim-without-inotify"
                 chmod +x "$SCRATCH/trim-without-inotify"
                 DPUOS_TRIM=$SCRATCH/trim-without-inotify
-                setup "ancestor-moved-${call%%:*}-fails"
-                more_files
-                policy 50-files.conf <<'EOF'
-[Files]
-Remove=/usr/share/doc/** /usr/share/kept/**
-Keep=/usr/share/kept/**
-EOF
-                race "a directory above the walk moved, ${call%%:*}() failing" 0 move_ancestor_under_keep "${others[@]}"
-                expect "case 3 ancestor moved, ${call%%:*}() failing: its files are all still there" \
-                        test -f "$ROOT/usr/share/kept/pkg/sub/more-199" -a -f "$ROOT/usr/share/kept/pkg/sub/deeper/x"
+                ancestor_moved "ancestor-moved-${call%%:*}-fails" ", ${call%%:*}() failing"
                 DPUOS_TRIM=$REAL_TRIM
         done
 else

@@ -71,6 +71,15 @@ bool strset_put(StrSet *set, const char *s) {
         }
 }
 
+bool strset_contains(const StrSet *set, const char *s) {
+        if (set->n == 0)
+                return false;
+        for (size_t i = str_hash(s) & (set->allocated - 1); set->slots[i]; i = (i + 1) & (set->allocated - 1))
+                if (streq(set->slots[i], s))
+                        return true;
+        return false;
+}
+
 void strset_done(StrSet *set) {
         free(set->slots);
         *set = (StrSet) {};

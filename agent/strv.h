@@ -24,6 +24,7 @@ typedef struct StrSet {
 } StrSet;
 
 bool strset_put(StrSet *set, const char *s);   /* false if s was there already */
+bool strset_contains(const StrSet *set, const char *s);
 void strset_done(StrSet *set);
 void strv_sort(char **l);
 

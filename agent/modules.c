@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <libkmod.h>
 #include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "conffile.h"
 #include "exec-util.h"
@@ -299,31 +301,37 @@ static int module_initstate(Context *ctx, const char *name, int *refcnt) {
         return kmod_module_get_initstate(mod);
 }
 
-/* A module can go when every holder goes before it and nothing else holds a reference. */
-static bool removable(Context *ctx, Plan *plan, const char *name, char **why) {
+typedef enum Removable {
+        REMOVABLE,          /* every holder goes before it, and nothing else holds it */
+        REMOVABLE_BUSY,     /* references besides its holders: devices or open files, which
+                             * the unloading of another module may or may not release */
+        REMOVABLE_NOT,      /* held by a module that stays, built in, or not loaded */
+} Removable;
+
+static Removable removable(Context *ctx, Plan *plan, const char *name, char **why) {
         _cleanup_strv_free_ char **holders = module_holders(ctx, name);
         int refcnt = 0, state = module_initstate(ctx, name, &refcnt);
 
         if (state == KMOD_MODULE_BUILTIN) {
                 *why = xstrdup("built into the kernel");
-                return false;
+                return REMOVABLE_NOT;
         }
         if (state < 0) {
                 *why = state == -ENOENT ? xstrdup("not loaded") : xasprintf("cannot read its state: %s", strerror(-state));
-                return false;
+                return REMOVABLE_NOT;
         }
         STRV_FOREACH(h, holders) {
                 Action *ha = plan_find(plan, KIND_MODULES, VERB_UNLOAD, *h);
                 if (!ha || ha->state != STATE_CHANGE) {
                         *why = xasprintf("in use by %s%s", *h, ha ? ", which stays" : "");
-                        return false;
+                        return REMOVABLE_NOT;
                 }
         }
         if (refcnt > (int) strv_length(holders)) {
                 *why = xasprintf("in use (reference count %d)", refcnt);
-                return false;
+                return REMOVABLE_BUSY;
         }
-        return true;
+        return REMOVABLE;
 }
 
 /* Like modprobe -r: after the modules to unload, the dependencies that nothing else uses
@@ -354,7 +362,7 @@ static void probe_unused_dependencies(Context *ctx, Plan *plan) {
                                 if (plan_find(plan, KIND_MODULES, VERB_UNLOAD, dn) || module_kept(ctx->policy, dn) ||
                                     protected_module(ctx, dn) ||
                                     kmod_module_get_initstate(d) != KMOD_MODULE_LIVE ||
-                                    !removable(ctx, plan, dn, &why))
+                                    removable(ctx, plan, dn, &why) != REMOVABLE)
                                         continue;
                                 Action *a = plan_add(plan, KIND_MODULES, VERB_UNLOAD, dn, STATE_CHANGE);
                                 action_set_reason(a, "dependency of %s, unused after it", name);
@@ -410,12 +418,31 @@ static void probe_unload_one(Context *ctx, Plan *plan, const char *name) {
                 plan_add(plan, KIND_MODULES, VERB_UNLOAD, name, STATE_CHANGE);
 }
 
+/* udev loads the drivers of the devices it is told about, and at a first boot its coldplug
+ * runs beside this (dpuos-trim.service is ordered after systemd-udev-trigger.service, which
+ * only queues the events). Unload= globs name the modules loaded at the time: they are
+ * listed once udev's queue is empty (/run/udev/queue exists while events are queued; it is
+ * what udevadm settle reads), or after UDEV_IDLE_WAIT_SEC. A module that udev would load
+ * after that finds the blacklist, which is written before anything is unloaded. */
+#define UDEV_IDLE_WAIT_SEC 30
+
+static void udev_wait_idle(void) {
+        for (unsigned i = 0; i < UDEV_IDLE_WAIT_SEC * 20; i++) {
+                if (access("/run/udev/queue", F_OK) < 0)
+                        return;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+        log_notice("udev's event queue is still not empty after %d s; listing the loaded modules anyway.",
+                   UDEV_IDLE_WAIT_SEC);
+}
+
 static void probe_unload(Context *ctx, Plan *plan) {
         _cleanup_strv_free_ char **wanted = NULL;
         size_t from = plan->n_actions;
         bool changed;
         int r;
 
+        udev_wait_idle();
         r = kmod_get(ctx);
         if (r >= 0)
                 r = unload_wanted(ctx, &wanted);
@@ -436,8 +463,10 @@ static void probe_unload(Context *ctx, Plan *plan) {
         STRV_FOREACH(m, wanted)
                 probe_unload_one(ctx, plan, *m);
 
-        /* Refuse what is in use, until nothing changes: a module held by one that stays,
-         * stays too. */
+        /* Refuse what is held by a module that stays, until nothing changes: what that
+         * one holds stays too. A module with other references is planned, with the reason:
+         * the driver of an HDA codec is held by the codec devices, which go when the
+         * controller's driver is unloaded (modules_apply). */
         do {
                 changed = false;
                 for (size_t i = 0; i < plan->n_actions; i++) {
@@ -446,10 +475,19 @@ static void probe_unload(Context *ctx, Plan *plan) {
 
                         if (a->kind != KIND_MODULES || a->verb != VERB_UNLOAD || a->state != STATE_CHANGE)
                                 continue;
-                        if (!removable(ctx, plan, a->target, &why)) {
+                        switch (removable(ctx, plan, a->target, &why)) {
+                        case REMOVABLE_NOT:
                                 a->state = STATE_IMPOSSIBLE;
                                 action_set_reason(a, "%s", why);
                                 changed = true;
+                                break;
+                        case REMOVABLE_BUSY:
+                                if (!a->reason)
+                                        action_set_reason(a, "%s: unloaded after the others, "
+                                                          "if unloading them releases it", why);
+                                break;
+                        case REMOVABLE:
+                                break;
                         }
                 }
         } while (changed);
@@ -605,7 +643,9 @@ static int modules_probe(Context *ctx, Plan *plan) {
         return 0;
 }
 
-static int unload(Context *ctx, Plan *plan, Action *a) {
+/* 0 when unloaded; -EBUSY, with the action still pending, for a module in use if busy_ok;
+ * else the error, with the action failed. */
+static int unload(Context *ctx, Plan *plan, Action *a, bool busy_ok) {
         _cleanup_kmod_module_ struct kmod_module *mod = NULL;
         const char *why;
         int r;
@@ -621,19 +661,19 @@ static int unload(Context *ctx, Plan *plan, Action *a) {
                 plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
                 return 0;
         }
-        why = r == -EBUSY || r == -EAGAIN ? "in use" :
+        if (r == -EAGAIN)
+                r = -EBUSY;
+        if (r == -EBUSY && busy_ok)
+                return r;
+        why = r == -EBUSY ? "in use" :
               r == -EPERM ? "not permitted (CAP_SYS_MODULE needed, or module unloading disabled)" : strerror(-r);
         action_fail(ctx, plan, a, r, "%s", why);
         return log_error_errno(r, "Failed to unload %s: %s", a->target, why);
 }
 
-static int modules_apply(Context *ctx, Plan *plan) {
-        _cleanup_strv_free_ char **lines = blacklist_lines(plan);
-        int ret;
-
-        /* The blacklist is persisted before anything is unloaded, so that nothing (udev's
-         * coldplug included) loads a module back in the same boot. */
-        ret = conffile_apply(ctx, plan, KIND_MODULES, VERB_BLACKLIST, MODPROBE_CONF, lines);
+/* One pass over the unloads still pending: true if it unloaded something. */
+static bool unload_pass(Context *ctx, Plan *plan, bool busy_ok, int *ret) {
+        bool progress = false;
 
         for (size_t i = 0; i < plan->n_actions && !plan->stopped; i++) {
                 Action *a = plan->actions[i];
@@ -646,9 +686,32 @@ static int modules_apply(Context *ctx, Plan *plan) {
                                     strempty(b->reason));
                         continue;
                 }
-                if (action_begin(ctx, plan, a))
-                        RET_GATHER(ret, unload(ctx, plan, a));
+                if (!action_begin(ctx, plan, a))
+                        continue;
+                int r = unload(ctx, plan, a, busy_ok);
+                if (r == 0)
+                        progress = true;
+                else if (r != -EBUSY)
+                        RET_GATHER(*ret, r);
         }
+        return progress;
+}
+
+static int modules_apply(Context *ctx, Plan *plan) {
+        _cleanup_strv_free_ char **lines = blacklist_lines(plan);
+        int ret;
+
+        /* The blacklist is persisted before anything is unloaded, so that nothing (udev's
+         * coldplug included) loads a module back in the same boot. */
+        ret = conffile_apply(ctx, plan, KIND_MODULES, VERB_BLACKLIST, MODPROBE_CONF, lines);
+
+        /* In the plan's order (holders first), in passes while one unloads something: a
+         * module that another one's devices keep in use is released when that one goes
+         * later in the pass (an HDA codec driver, when the controller's driver removes its
+         * codec devices). What is still in use after a pass that unloaded nothing fails. */
+        while (unload_pass(ctx, plan, true, &ret))
+                ;
+        (void) unload_pass(ctx, plan, false, &ret);
         return ret;
 }
 

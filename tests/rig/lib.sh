@@ -503,6 +503,24 @@ vm_image() {
                 rig_err "vm_image: cannot copy the kernel and initrd next to $image" || return
 }
 
+# rig_generic_hardware DIR: adds to RIG_QEMU_ARGS what a server board shows the kernel,
+# beside the rig's virtio disk and NIC, so that a generic kernel loads the modules it loads
+# on real hardware: a USB controller with a tablet and a keyboard, an HDA sound card, an
+# AHCI CD-ROM, a floppy drive (its blank disk is DIR/floppy.img), a legacy NIC, a parallel
+# port, the PC speaker and a watchdog (the q35 board has the i2c SMBus controller, the
+# serial port and the LPC bridge already).
+rig_generic_hardware() {
+        local dir=${1:?rig_generic_hardware DIR}
+        truncate -s 1440K "$dir/floppy.img" || rig_err "cannot create $dir/floppy.img" || return
+        RIG_QEMU_ARGS="${RIG_QEMU_ARGS:-} -device qemu-xhci -device usb-tablet -device usb-kbd
+                -audiodev none,id=snd0 -device intel-hda -device hda-duplex,audiodev=snd0 -machine pcspk-audiodev=snd0
+                -device ahci,id=ahci -device ide-cd,bus=ahci.0
+                -device isa-fdc -drive if=none,id=fd0,format=raw,file=$dir/floppy.img -device floppy,drive=fd0
+                -netdev user,id=legacy -device e1000,netdev=legacy
+                -chardev null,id=lpt -device isa-parallel,chardev=lpt -device i6300esb"
+        export RIG_QEMU_ARGS
+}
+
 vm_running() { # IMAGE -> true while its qemu runs
         local pid
         [ -s "${1:?vm_running IMAGE}.pid" ] || return 1
@@ -527,7 +545,8 @@ vm_start() {
                 rig_err "vm_start: a VM already runs on $image (pid $(cat "$image.pid"))"
                 return 1
         fi
-        read -r -a extra <<<"${RIG_QEMU_ARGS:-}"
+        # Words over any number of lines (read stops at the first newline without -d '').
+        read -r -d '' -a extra <<<"${RIG_QEMU_ARGS:-}" || true
         : >"$log" || rig_err "vm_start: cannot write $log" || return
         rig_log "vm: booting $image (serial: $log${RIG_VM_HOSTFWD:+; ssh: 127.0.0.1:$RIG_VM_HOSTFWD})"
         qemu-system-x86_64 -machine q35 -accel tcg -m 2048 -smp 2 \
@@ -638,6 +657,28 @@ vm_fsck() {
         PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$image" >&2 || rc=$?
         # 0: clean, 1: errors corrected (a journal replay counts), others: not fixed
         [ "$rc" -le 1 ] || rig_err "vm_fsck: e2fsck -fy $image exited $rc" || return
+}
+
+# vm_rebuild_initramfs IMAGE LOG: rebuilds the initramfs of the image's kernel as the
+# system in it would (update-initramfs -u, in its own userspace: systemd-nspawn on the
+# host, since under TCG it would take minutes) and makes it the one the next vm_start
+# boots (IMAGE.initrd). The image must be idle and clean (vm_fsck after vm_kill). Prints
+# "KVER OLD-SHA256 NEW-SHA256 SECONDS"; fails if update-initramfs fails (its output: LOG).
+vm_rebuild_initramfs() {
+        local image=${1:?vm_rebuild_initramfs IMAGE LOG} log=${2:?vm_rebuild_initramfs IMAGE LOG}
+        local mnt kver before after t=$SECONDS rc=0
+        rig_vm_idle "$image" || return
+        mnt=$(mktemp -d "$(dirname "$image")/initramfs.XXXXXX") || return
+        mount -o loop "$image" "$mnt" || { rmdir "$mnt"; rig_err "vm_rebuild_initramfs: cannot mount $image"; return 1; }
+        kver=$(ls "$mnt/usr/lib/modules" | head -n1)
+        before=$(sha256sum <"$mnt/boot/initrd.img-$kver" | cut -d' ' -f1)
+        systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" update-initramfs -u -k "$kver" >"$log" 2>&1 || rc=$?
+        after=$(sha256sum <"$mnt/boot/initrd.img-$kver" | cut -d' ' -f1)
+        [ "$rc" = 0 ] && { cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || rc=1; }
+        umount "$mnt" || umount -l "$mnt"
+        rmdir "$mnt"
+        [ "$rc" = 0 ] || { rig_err "vm_rebuild_initramfs: update-initramfs -u -k $kver failed (exit $rc; $log)"; return 1; }
+        echo "$kver $before $after $((SECONDS - t))"
 }
 
 # vm_rm IMAGE PATH: removes the file PATH from the image if it is there (e.g. /rig/test.sh,

@@ -67,6 +67,18 @@ Name=en* eth*
 DHCP=yes
 EOF
 
+# The generic image's NICs are NetworkManager's, as on openEuler, which has no ifupdown.
+# Debian's standard system also enables ifupdown's networking.service, and with it
+# kdump-tools.service (After=networking.service, Before=basic.target) and firewalld.service
+# (Before=network-pre.target, After=dbus.service) form an ordering cycle, which systemd
+# breaks by skipping a different job at each boot (firewalld, dbus, polkit or kdump-tools):
+# the untrimmed machine would not be the same machine twice.
+if [ -e "$root/lib/systemd/system/NetworkManager.service" ] && [ -e "$root/lib/systemd/system/networking.service" ]; then
+        say "generic image: networking.service (ifupdown) disabled, NetworkManager has the NICs"
+        chroot "$root" systemctl disable networking.service >/dev/null 2>&1 ||
+                { say "ERROR: systemctl disable networking.service failed"; exit 1; }
+fi
+
 say "boot-time test runner: rig-test.service runs /rig/test.sh once the boot has finished"
 mkdir -p "$root/rig" "$root/usr/lib/rig"
 cat >"$root/usr/lib/rig/rig-runner" <<'EOF'

@@ -24,8 +24,9 @@
 #
 # rig-vm-generic runs the same test with BRICK_POLICY=shipped RIG_IMAGE=generic: the
 # shipped Debian reference policy (conf/debian/) at the first boot of the generic server
-# image (tests/rig/generic.packages: NetworkManager manages its NICs, firewalld lets SSH
-# in), booted with the devices a server board shows the kernel (GENERIC_HARDWARE below).
+# image (tests/rig/generic.packages: NetworkManager manages its NICs; firewalld, which
+# the policy masks, lets SSH in until then), booted with the devices a server board shows
+# the kernel (rig_generic_hardware in lib.sh).
 # Every boot 2 also runs the package manager's checks (dpkg --audit, apt-get check); on the
 # generic image the VM then reboots over SSH, the trimmed system rebuilds its initramfs
 # (update-initramfs -u), and boot 3, from that initramfs, must come up and let root in.
@@ -103,16 +104,6 @@ shipped) policy="" ;;
 *) echo "vm-brick: BRICK_POLICY must be hostile, benign or shipped, not '$BRICK_POLICY'" >&2; exit 2 ;;
 esac
 
-# What a server board shows the kernel, beside the rig's virtio disk and NIC: a USB
-# controller with a tablet and a keyboard, an HDA sound card, an AHCI CD-ROM, a floppy
-# drive, a legacy NIC, a parallel port, the PC speaker and a watchdog (the q35 board has
-# the i2c SMBus controller, the serial port and the LPC bridge already).
-GENERIC_HARDWARE="-device qemu-xhci -device usb-tablet -device usb-kbd
-        -audiodev none,id=snd0 -device intel-hda -device hda-duplex,audiodev=snd0 -machine pcspk-audiodev=snd0
-        -device ahci,id=ahci -device ide-cd,bus=ahci.0
-        -device isa-fdc -drive if=none,id=fd0,format=raw,file=@FLOPPY@ -device floppy,drive=fd0
-        -netdev user,id=legacy -device e1000,netdev=legacy
-        -chardev null,id=lpt -device isa-parallel,chardev=lpt -device i6300esb"
 generic=no
 [ "${RIG_IMAGE:-minbase}" = generic ] && generic=yes
 if [ "$generic" = yes ]; then
@@ -167,8 +158,7 @@ echo "  policy: dpuos-trim --check exits $rc"
 # The network for SSH: systemd-networkd with DHCP on the NIC (lib.sh, root-setup.sh); the
 # generic image has NetworkManager for that, and the server board's devices.
 if [ "$generic" = yes ]; then
-        truncate -s 1440K "$work/floppy.img"
-        export RIG_QEMU_ARGS="${RIG_QEMU_ARGS:-} ${GENERIC_HARDWARE//@FLOPPY@/$work/floppy.img}"
+        rig_generic_hardware "$work"
 else
         rig_enable_network "$root"
 fi
@@ -431,10 +421,8 @@ check "apt-get check passes" has_line "apt-check: rc 0" "$pkgout"
 echo "boot 2: up and checked after $((SECONDS - t_boot)) s (boot-time script at $t_up s)"
 if [ "$generic" = yes ]; then
         # The machine reboots (qemu runs with -no-reboot: the reboot ends it, and boot 3
-        # starts it again), into an initramfs that the trimmed system rebuilt:
-        # update-initramfs -u runs in the image's own userspace (systemd-nspawn on the
-        # host: under TCG it would take longer than the rest of the test), and boot 3
-        # starts from the initramfs it wrote.
+        # starts it again), into an initramfs that the trimmed system rebuilt with
+        # update-initramfs -u (vm_rebuild_initramfs): boot 3 starts from it.
         down=no
         if [ "$ssh_ok" = yes ] && vm_running "$image"; then
                 ssh_vm 'rm -f /rig/keep-running; systemctl reboot' >/dev/null 2>&1 || true
@@ -444,21 +432,13 @@ if [ "$generic" = yes ]; then
         if vm_running "$image"; then vm_kill "$image"; fi
         echo "boot 2 took $((SECONDS - t_boot)) s"
         vm_fsck "$image"
-        mnt=$work/mnt
-        mkdir -p "$mnt"
-        initrc=1 kver="" initrd_before="" initrd_after=""
-        if mount -o loop "$image" "$mnt"; then
-                kver=$(ls "$mnt/usr/lib/modules" | head -n1)
-                initrd_before=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null || true)
-                t_init=$SECONDS initrc=0
-                systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" update-initramfs -u -k "$kver" \
-                        >"$work/initramfs.log" 2>&1 || initrc=$?
-                tail -n 3 "$work/initramfs.log" | sed 's/^/  initramfs: /'
-                echo "update-initramfs -u took $((SECONDS - t_init)) s"
-                initrd_after=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null || true)
-                cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || initrc=1
-                umount "$mnt" || umount -l "$mnt"
+        initrc=0 kver="" initrd_before="" initrd_after="" secs=""
+        if read -r kver initrd_before initrd_after secs < <(vm_rebuild_initramfs "$image" "$work/initramfs.log"); then
+                echo "update-initramfs -u took $secs s"
+        else
+                initrc=1
         fi
+        tail -n 3 "$work/initramfs.log" | sed 's/^/  initramfs: /'
         check "update-initramfs -u succeeds on the trimmed system (exit $initrc)" [ "$initrc" = 0 ]
         check "update-initramfs -u wrote a new initramfs for $kver" differs "$initrd_after" "$initrd_before"
         vm_fsck "$image"

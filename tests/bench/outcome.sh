@@ -380,19 +380,19 @@ echo "(*) not counting rig-test.service, which measures, and user@0.service, roo
 echo "    on the console that the rig logs in to check the login"
 echo
 # What is left, and what went: the names behind the counts.
-listdiff() { # KEY: "still" = in both, "gone" = only without, "new" = only with
-        comm -12 <(tr ' ' '\n' <<<"$(v without "$1")" | sed '/^$/d') <(tr ' ' '\n' <<<"$(v with "$1")" | sed '/^$/d') | paste -sd' ' | sed 's/^/  still: /'
-        comm -23 <(tr ' ' '\n' <<<"$(v without "$1")" | sed '/^$/d') <(tr ' ' '\n' <<<"$(v with "$1")" | sed '/^$/d') | paste -sd' ' | sed 's/^/  gone:  /'
-        comm -13 <(tr ' ' '\n' <<<"$(v without "$1")" | sed '/^$/d') <(tr ' ' '\n' <<<"$(v with "$1")" | sed '/^$/d') | paste -sd' ' | sed 's/^/  new:   /'
+words() { tr ' ' '\n' <<<"$1" | sed '/^$/d'; }
+setdiff() { # BEFORE AFTER (space-separated, sorted): "still" in both, "gone", "new"
+        comm -12 <(words "$1") <(words "$2") | paste -sd' ' | sed 's/^/  still: /'
+        comm -23 <(words "$1") <(words "$2") | paste -sd' ' | sed 's/^/  gone:  /'
+        comm -13 <(words "$1") <(words "$2") | paste -sd' ' | sed 's/^/  new:   /'
 }
 echo "running services:"
-listdiff service-list
+setdiff "$(v without service-list)" "$(v with service-list)"
 echo "loaded modules:"
-listdiff module-list
+setdiff "$(v without module-list)" "$(v with module-list)"
 if [ -n "$(v with module-list 3)" ]; then
         echo "loaded modules at the third boot of 'with' (the rebuilt initramfs), beside its second:"
-        comm -23 <(tr ' ' '\n' <<<"$(v with module-list)" | sed '/^$/d') <(tr ' ' '\n' <<<"$(v with module-list 3)" | sed '/^$/d') | paste -sd' ' | sed 's/^/  gone:  /'
-        comm -13 <(tr ' ' '\n' <<<"$(v with module-list)" | sed '/^$/d') <(tr ' ' '\n' <<<"$(v with module-list 3)" | sed '/^$/d') | paste -sd' ' | sed 's/^/  new:   /'
+        setdiff "$(v with module-list)" "$(v with module-list 3)" | grep -v '^  still:' || true
 fi
 echo
 echo "systemd-analyze, second boot without: $(v without analyze)"

@@ -17,8 +17,6 @@
 
 #define MODPROBE_CONF "/etc/modprobe.d/dpuos-trim.conf"
 
-/* Module names known to the tree: every kernel's modules.dep (loadable) and modules.builtin.
- * Blacklist globs expand over these, and a literal name found in neither is not present. */
 /* A vector of names with a set of them, to look names up in O(1): a generic kernel has
  * some 4,000 modules and 25,000 aliases, and each installed kernel adds as many. */
 typedef struct Names {
@@ -32,6 +30,8 @@ typedef struct Lines {
         size_t n;
 } Lines;
 
+/* Module names known to the tree: every kernel's modules.dep (loadable) and modules.builtin.
+ * Blacklist globs expand over these, and a literal name found in neither is not present. */
 typedef struct ModuleIndex {
         Names loadable;
         Names builtin;

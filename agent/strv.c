@@ -50,6 +50,16 @@ static size_t str_hash(const char *s) {
         return h;
 }
 
+/* The slot that holds s, or the empty one where it would go (open addressing, linear
+ * probing; the table is never more than half full, so there is always an empty slot). */
+static size_t strset_slot(const StrSet *set, const char *s) {
+        size_t i = str_hash(s) & (set->allocated - 1);
+
+        while (set->slots[i] && !streq(set->slots[i], s))
+                i = (i + 1) & (set->allocated - 1);
+        return i;
+}
+
 bool strset_put(StrSet *set, const char *s) {
         if ((set->n + 1) * 2 > set->allocated) {
                 StrSet bigger = { .allocated = set->allocated ? set->allocated * 2 : 16 };
@@ -60,24 +70,16 @@ bool strset_put(StrSet *set, const char *s) {
                 free(set->slots);
                 *set = bigger;
         }
-        for (size_t i = str_hash(s) & (set->allocated - 1); ; i = (i + 1) & (set->allocated - 1)) {
-                if (!set->slots[i]) {
-                        set->slots[i] = s;
-                        set->n++;
-                        return true;
-                }
-                if (streq(set->slots[i], s))
-                        return false;
-        }
+        size_t i = strset_slot(set, s);
+        if (set->slots[i])
+                return false;
+        set->slots[i] = s;
+        set->n++;
+        return true;
 }
 
 bool strset_contains(const StrSet *set, const char *s) {
-        if (set->n == 0)
-                return false;
-        for (size_t i = str_hash(s) & (set->allocated - 1); set->slots[i]; i = (i + 1) & (set->allocated - 1))
-                if (streq(set->slots[i], s))
-                        return true;
-        return false;
+        return set->n > 0 && set->slots[strset_slot(set, s)];
 }
 
 void strset_done(StrSet *set) {

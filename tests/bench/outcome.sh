@@ -230,7 +230,8 @@ echo "tools-units-s: $(took "$t")"
 # In passes, as the agent does: in the report's order a module may still be held by one
 # later in the list (an HDA codec driver by the controller's). Done when none is loaded.
 t=$(now) rc=0
-mapfile -t mods </rig/tools.modules
+mapfile -t all </rig/tools.modules
+mods=("${all[@]}")
 while [ "${#mods[@]}" -gt 0 ]; do
         left=()
         for m in "${mods[@]}"; do
@@ -240,7 +241,7 @@ while [ "${#mods[@]}" -gt 0 ]; do
         [ "${#left[@]}" -lt "${#mods[@]}" ] || break
         mods=("${left[@]}")
 done
-for m in $(cat /rig/tools.modules); do [ ! -e "/sys/module/$m/initstate" ] || { echo "tools: $m is still loaded"; rc=1; }; done
+for m in "${all[@]}"; do [ ! -e "/sys/module/$m/initstate" ] || { echo "tools: $m is still loaded"; rc=1; }; done
 cp /rig/tools.blacklist /etc/modprobe.d/dpuos-trim.conf || rc=$?
 echo "tools-modules-rc: $rc"
 echo "tools-modules-s: $(took "$t")"

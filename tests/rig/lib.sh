@@ -671,9 +671,9 @@ vm_rebuild_initramfs() {
         mnt=$(mktemp -d "$(dirname "$image")/initramfs.XXXXXX") || return
         mount -o loop "$image" "$mnt" || { rmdir "$mnt"; rig_err "vm_rebuild_initramfs: cannot mount $image"; return 1; }
         kver=$(ls "$mnt/usr/lib/modules" | head -n1)
-        before=$(sha256sum <"$mnt/boot/initrd.img-$kver" | cut -d' ' -f1)
+        before=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null | cut -d' ' -f1) || true
         systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" update-initramfs -u -k "$kver" >"$log" 2>&1 || rc=$?
-        after=$(sha256sum <"$mnt/boot/initrd.img-$kver" | cut -d' ' -f1)
+        after=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null | cut -d' ' -f1) || true
         [ "$rc" = 0 ] && { cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || rc=1; }
         umount "$mnt" || umount -l "$mnt"
         rmdir "$mnt"

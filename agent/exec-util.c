@@ -1,14 +1,40 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
 #include "exec-util.h"
 #include "macro.h"
+#include "strv.h"
 
 extern char **environ;
 
+/* environ with the extra NAME=value strings, which replace the variables of those names. */
+static char **env_merge(char * const *extra) {
+        char **e = NULL;
+
+        STRV_FOREACH(x, extra)
+                strv_extend(&e, *x);
+        for (char **v = environ; v && *v; v++) {
+                bool replaced = false;
+                STRV_FOREACH(x, extra) {
+                        size_t n = strcspn(*x, "=");
+                        replaced = replaced || (strncmp(*v, *x, n) == 0 && (*v)[n] == '=');
+                }
+                if (!replaced)
+                        strv_extend(&e, *v);
+        }
+        return e;
+}
+
 int spawn_capture(char * const *argv, size_t max, char **ret_out) {
+        return spawn_capture_env(argv, NULL, false, max, ret_out);
+}
+
+int spawn_capture_env(char * const *argv, char * const *env, bool merge, size_t max, char **ret_out) {
+        _cleanup_strv_free_ char **envp = env ? env_merge(env) : NULL;
         posix_spawn_file_actions_t fa;
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, allocated = 0;
@@ -21,8 +47,11 @@ int spawn_capture(char * const *argv, size_t max, char **ret_out) {
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        if (merge)
+                posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+        else
+                posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp ?: environ);
         posix_spawn_file_actions_destroy(&fa);
         close(pipefd[1]);
         if (r != 0) {

@@ -42,6 +42,19 @@ bool module_name_is_valid(const char *s, bool allow_glob) {
         return true;
 }
 
+bool package_name_is_valid(const char *s, bool allow_glob) {
+        size_t n = strlen(s);
+
+        /* dpkg's names are lower case; rpm's may hold upper case and '_' (ModemManager,
+         * perl-Text-Tabs+Wrap). Neither starts with '-', which marks an optional entry. */
+        if (n == 0 || n > 255 || s[0] == '-')
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr("_-+.", *c) && !(allow_glob && strchr("*?[]!", *c)))
+                        return false;
+        return true;
+}
+
 char *unit_name_template(const char *unit) {
         const char *at = strchr(unit, '@'), *dot = strrchr(unit, '.'), *glob = strpbrk(unit, "*?[");
 

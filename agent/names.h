@@ -6,6 +6,8 @@
 /* The names a policy speaks of, as systemd and the kernel spell them. */
 bool unit_name_is_valid(const char *s, bool allow_glob);
 bool module_name_is_valid(const char *s, bool allow_glob);
+/* A package name as dpkg or rpm spells it (or a glob over such names). */
+bool package_name_is_valid(const char *s, bool allow_glob);
 /* "snd-pcm" and "snd_pcm" are one module: the kernel's spelling, with '_'. */
 char *module_name_normalize(const char *s);
 

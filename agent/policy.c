@@ -36,6 +36,7 @@ typedef enum Section {
         SECTION_SYSCTL,
         SECTION_SYSFS,
         SECTION_FILES,
+        SECTION_PACKAGES,
 } Section;
 
 static const char * const section_names[] = {
@@ -45,6 +46,7 @@ static const char * const section_names[] = {
         [SECTION_SYSCTL] = "Sysctl",
         [SECTION_SYSFS] = "Sysfs",
         [SECTION_FILES] = "Files",
+        [SECTION_PACKAGES] = "Packages",
 };
 
 typedef struct Parser {
@@ -222,10 +224,11 @@ int file_pattern_check(const char *pattern, bool for_removal, const char **ret_w
         return why ? -EINVAL : 0;
 }
 
-typedef enum ListKind { LIST_UNIT, LIST_MODULE, LIST_FILE_REMOVE, LIST_FILE_KEEP } ListKind;
+typedef enum ListKind { LIST_UNIT, LIST_MODULE, LIST_FILE_REMOVE, LIST_FILE_KEEP, LIST_PACKAGE } ListKind;
 
 typedef enum PolicyList {
         UNITS_MASK, UNITS_KEEP, MODULES_UNLOAD, MODULES_BLACKLIST, MODULES_KEEP, FILES_REMOVE, FILES_KEEP,
+        PACKAGES_REMOVE, PACKAGES_KEEP,
         _POLICY_LIST_MAX,
 } PolicyList;
 
@@ -253,13 +256,15 @@ static char ***policy_list(Policy *p, PolicyList l) {
         case MODULES_BLACKLIST: return &p->module_blacklist;
         case MODULES_KEEP:      return &p->module_keep;
         case FILES_REMOVE:      return &p->file_remove;
-        default:                return &p->file_keep;
+        case FILES_KEEP:        return &p->file_keep;
+        case PACKAGES_REMOVE:   return &p->package_remove;
+        default:                return &p->package_keep;
         }
 }
 
 static ListKind list_kind(PolicyList l) {
         return l <= UNITS_KEEP ? LIST_UNIT : l <= MODULES_KEEP ? LIST_MODULE :
-               l == FILES_REMOVE ? LIST_FILE_REMOVE : LIST_FILE_KEEP;
+               l == FILES_REMOVE ? LIST_FILE_REMOVE : l == FILES_KEEP ? LIST_FILE_KEEP : LIST_PACKAGE;
 }
 
 static void parse_list(Parser *ps, PolicyList which, const char *key, const char *value) {
@@ -316,6 +321,13 @@ static void parse_list(Parser *ps, PolicyList which, const char *key, const char
                 case LIST_FILE_KEEP:
                         if (file_pattern_check(w, kind == LIST_FILE_REMOVE, &why) < 0) {
                                 parser_error(ps, "%s=: '%s' %s", key, w, why);
+                                return;
+                        }
+                        strv_extend(&words, w);
+                        break;
+                case LIST_PACKAGE:
+                        if (!package_name_is_valid(w + (which == PACKAGES_REMOVE && w[0] == '-'), true)) {
+                                parser_error(ps, "%s=: '%s' is not a valid package name or glob", key, w);
                                 return;
                         }
                         strv_extend(&words, w);
@@ -499,6 +511,18 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                 else
                         break;
                 return 1;
+        case SECTION_PACKAGES:
+                if (streq(key, "Remove"))
+                        parse_list(ps, PACKAGES_REMOVE, key, value);
+                else if (streq(key, "Keep"))
+                        parse_list(ps, PACKAGES_KEEP, key, value);
+                else if (streq(key, "RemoveUnneeded"))
+                        parse_bool_key(ps, &p->package_remove_unneeded, key, value);
+                else if (streq(key, "PreventReinstall"))
+                        parse_bool_key(ps, &p->package_prevent_reinstall, key, value);
+                else
+                        break;
+                return 1;
         }
 
         parser_error(ps, "unknown key '%s' in section [%s]", key, section);
@@ -659,6 +683,21 @@ static int add_host_paths(Policy *p, Source **s, size_t *n, char * const *paths)
         return r;
 }
 
+/* What only the merged policy can tell. A package named both in Remove= and in Keep= is a
+ * contradiction, not a case of Keep= winning over a glob. */
+static int policy_check_merged(Policy *p) {
+        int r = 0;
+
+        STRV_FOREACH(w, p->package_remove) {
+                const char *name = *w + (**w == '-');
+                if (!string_is_glob(name) && strv_contains(p->package_keep, name)) {
+                        strv_push(&p->errors, xasprintf("[Packages]: '%s' is in both Remove= and Keep=", name));
+                        r = -EINVAL;
+                }
+        }
+        return r;
+}
+
 int policy_load(Policy *p, int root_fd, const char *root_display, char * const *explicit) {
         return policy_load_extra(p, root_fd, root_display, explicit, NULL);
 }
@@ -729,6 +768,8 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
         }
 
         sources_free(s, n);
+        if (policy_check_merged(p) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -751,6 +792,8 @@ void policy_done(Policy *p) {
         free(p->sysfs);
         strv_free(p->file_remove);
         strv_free(p->file_keep);
+        strv_free(p->package_remove);
+        strv_free(p->package_keep);
         strv_free(p->sources);
         strv_free(p->errors);
         *p = (Policy) {};

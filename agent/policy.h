@@ -32,6 +32,11 @@ typedef struct Policy {
         char **file_keep;
         bool file_prevent_reinstall;   /* keep the package manager from installing them again */
 
+        char **package_remove;         /* names or globs; a leading '-': none need be installed */
+        char **package_keep;
+        bool package_remove_unneeded;  /* also what nothing installed needs any more */
+        bool package_prevent_reinstall;
+
         char **sources;         /* the files merged, in the order read */
         char **errors;          /* "FILE:LINE: message", in the order found */
 

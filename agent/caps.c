@@ -103,6 +103,11 @@ int caps_drop_for_plan(const Context *ctx, const Plan *plan) {
 
         if (geteuid() != 0)
                 return 0;
+        /* The package manager runs the packages' maintainer scripts, which may need any of
+         * root's capabilities (chown, chroot, kill, setuid to a system user): a removal of
+         * packages keeps them all, as running dpkg or rpm by hand would. */
+        if (kind_changes(plan, KIND_PACKAGES, 0, true))
+                return 0;
 
         /* Root owns what the agent writes (/etc, /var/lib/dpuos-trim); other owners' files
          * and directories are removed or traversed with the DAC overrides. */

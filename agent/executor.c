@@ -17,6 +17,7 @@ static const Executor * const executors[] = {
         &modules_executor,
         &sysctl_executor,
         &sysfs_executor,
+        &packages_executor,
         &exclusions_executor,
         &files_executor,
 };

@@ -21,7 +21,7 @@ typedef struct Executor {
 } Executor;
 
 extern const Executor units_executor, modules_executor, sysctl_executor, sysfs_executor,
-        exclusions_executor, files_executor;
+        packages_executor, exclusions_executor, files_executor;
 
 /* Closes what the executors opened in the context (bus, libkmod, caches, the root). */
 void context_done(Context *ctx);

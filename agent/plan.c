@@ -13,6 +13,7 @@ static const char * const kind_names[_KIND_MAX] = {
         [KIND_MODULES] = "modules",
         [KIND_SYSCTL] = "sysctl",
         [KIND_SYSFS] = "sysfs",
+        [KIND_PACKAGES] = "packages",
         [KIND_FILES] = "files",
 };
 
@@ -178,6 +179,20 @@ static void action_free(Action *a) {
         free(a->old_value);
         free(a->reason);
         free(a);
+}
+
+void plan_forget_kind(Plan *plan, Kind kind) {
+        size_t kept = 0;
+
+        /* The allocation stays: it is at least the power of two the count had reached, which
+         * plan_add()'s doubling relies on. */
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                if (plan->actions[i]->kind == kind)
+                        action_free(plan->actions[i]);
+                else
+                        plan->actions[kept++] = plan->actions[i];
+        }
+        plan->n_actions = kept;
 }
 
 void plan_done(Plan *plan) {

@@ -12,6 +12,7 @@ typedef enum Kind {
         KIND_MODULES,
         KIND_SYSCTL,
         KIND_SYSFS,
+        KIND_PACKAGES,     /* before files: file patterns see what the removed packages left */
         KIND_FILES,
         _KIND_MAX,
 } Kind;
@@ -25,7 +26,7 @@ typedef enum Verb {
         VERB_REMOVE,
         VERB_DROP,         /* a persisted entry or mask the policy no longer asks for */
         VERB_RESTORE,      /* put back the live value found before dpuos-trim changed it */
-        VERB_EXCLUDE,      /* tell the package manager not to install removed files again */
+        VERB_EXCLUDE,      /* tell the package manager not to install removed files or packages again */
         _VERB_MAX,
 } Verb;
 
@@ -54,14 +55,14 @@ typedef struct Action {
         Kind kind;
         Verb verb;
         char *target;      /* unit, module, sysctl name, sysfs path, file pattern or path */
-        char *value;       /* the value the policy sets (sysctl, sysfs) */
+        char *value;       /* the value the policy sets (sysctl, sysfs); a package's version */
         char *old_value;   /* the value found */
         char *reason;      /* why skipped, protected, impossible or failed */
         State state;
         Outcome outcome;
         int error;         /* -errno of a failure */
 
-        /* Files: what the pattern covers. */
+        /* Files: what the pattern covers; packages: the installed size. */
         uint64_t bytes;    /* allocated bytes that removal frees (hard links counted once) */
         uint64_t n_files;
         uint64_t n_dirs;
@@ -121,6 +122,8 @@ void plan_add_error(Plan *plan, const char *fmt, ...) _printf_(2, 3);
  * depend on: they become impossible, with reason. When there are none, one impossible
  * action (verb, target) stands for the failure, so that it is never lost. */
 void plan_fail_since(Plan *plan, size_t from, Kind kind, Verb verb, const char *target, const char *reason);
+/* Drops every action of kind, so that it can be probed again on a changed system. */
+void plan_forget_kind(Plan *plan, Kind kind);
 void plan_done(Plan *plan);
 
 /* Executors call this as each action finishes. Returns true when OnFailure=stop asks the

@@ -36,6 +36,11 @@ void report_totals(const Plan *plan, int kind, bool dry_run, Totals *t) {
                         t->files += a->n_files;
                         t->dirs += a->n_dirs;
                 }
+                if (a->kind == KIND_PACKAGES && a->verb == VERB_REMOVE &&
+                    a->outcome == (dry_run ? OUTCOME_PENDING : OUTCOME_DONE) && a->state == STATE_CHANGE) {
+                        t->package_bytes += a->bytes;
+                        t->packages++;
+                }
         }
 }
 
@@ -76,12 +81,15 @@ void report_print_table(const Plan *plan, bool dry_run, FILE *f) {
                         bytes = format_bytes(a->bytes);
                         details = xasprintf("%" PRIu64 " files, %" PRIu64 " dirs%s%s", a->n_files, a->n_dirs,
                                             a->reason ? "; " : "", strempty(a->reason));
+                } else if (a->kind == KIND_PACKAGES && a->value) {
+                        bytes = a->bytes ? format_bytes(a->bytes) : NULL;
+                        details = xasprintf("%s%s%s", a->value, a->reason ? "; " : "", strempty(a->reason));
                 } else if (a->value)
                         details = a->old_value ? xasprintf("%s -> %s", a->old_value, a->value)
                                                : xasprintf("= %s", a->value);
                 fprintf(f, "%10s  ", strempty(bytes));
                 print_escaped(f, details ?: strempty(a->reason), 0);
-                if (details && a->value && a->reason)
+                if (details && a->value && a->reason && a->kind != KIND_PACKAGES)
                         fprintf(f, " (%s)", a->reason);
                 fputc('\n', f);
         }
@@ -138,6 +146,33 @@ void report_print_drift(const Plan *plan, bool all, FILE *f) {
         }
 }
 
+static void json_action(JsonWriter *j, const Action *a) {
+        json_begin_object(j, NULL);
+        json_string(j, "kind", kind_to_string(a->kind));
+        json_string(j, "action", verb_to_string(a->verb));
+        json_string(j, "target", a->target);
+        json_string(j, "state", state_to_string(a->state));
+        json_string(j, "outcome", outcome_to_string(a->outcome));
+        json_string(j, "reason", a->reason);
+        if (a->kind == KIND_PACKAGES && a->verb == VERB_REMOVE) {
+                /* What reinstalls it: name, version, release and architecture. */
+                json_string(j, "package", a->value);
+                json_uint(j, "bytes", a->bytes);
+        } else if (a->value || a->old_value) {
+                if (a->value)
+                        json_string(j, "value", a->value);
+                json_string(j, "old_value", a->old_value);
+        }
+        if (a->error < 0)
+                json_int(j, "errno", -a->error);
+        if (a->kind == KIND_FILES) {
+                json_uint(j, "bytes", a->bytes);
+                json_uint(j, "files", a->n_files);
+                json_uint(j, "dirs", a->n_dirs);
+        }
+        json_end_object(j);
+}
+
 void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f) {
         JsonWriter j = { .f = f, .pretty = true };
         Totals t;
@@ -167,25 +202,7 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         for (size_t i = 0; i < plan->n_actions; i++) {
                 const Action *a = plan->actions[i];
 
-                json_begin_object(&j, NULL);
-                json_string(&j, "kind", kind_to_string(a->kind));
-                json_string(&j, "action", verb_to_string(a->verb));
-                json_string(&j, "target", a->target);
-                json_string(&j, "state", state_to_string(a->state));
-                json_string(&j, "outcome", outcome_to_string(a->outcome));
-                json_string(&j, "reason", a->reason);
-                if (a->value)
-                        json_string(&j, "value", a->value);
-                if (a->value || a->old_value)
-                        json_string(&j, "old_value", a->old_value);
-                if (a->error < 0)
-                        json_int(&j, "errno", -a->error);
-                if (a->kind == KIND_FILES) {
-                        json_uint(&j, "bytes", a->bytes);
-                        json_uint(&j, "files", a->n_files);
-                        json_uint(&j, "dirs", a->n_dirs);
-                }
-                json_end_object(&j);
+                json_action(&j, a);
         }
         json_end_array(&j);
 
@@ -196,6 +213,8 @@ void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info
         json_uint(&j, "bytes_freed", t.bytes_freed);
         json_uint(&j, "files_removed", t.files);
         json_uint(&j, "dirs_removed", t.dirs);
+        json_uint(&j, "packages_removed", t.packages);
+        json_uint(&j, "package_bytes_freed", t.package_bytes);
         json_end_object(&j);
 
         json_begin_object(&j, "kinds");
@@ -251,6 +270,10 @@ void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *i
                         t.n[OUTCOME_UNCHANGED], t.n[OUTCOME_SKIPPED], t.n[OUTCOME_PROTECTED], t.n[OUTCOME_FAILED]);
                 if (!ctx->dry_run && t.n[OUTCOME_PENDING])
                         fprintf(f, ", %" PRIu64 " not reached", t.n[OUTCOME_PENDING]);
+                if (k == KIND_PACKAGES && t.packages) {
+                        _cleanup_free_ char *b = format_bytes(t.package_bytes);
+                        fprintf(f, "; %" PRIu64 " packages, %s %s", t.packages, b, ctx->dry_run ? "to free" : "freed");
+                }
                 if (k == KIND_FILES) {
                         _cleanup_free_ char *b = format_bytes(t.bytes_freed);
                         fprintf(f, "; %" PRIu64 " files, %" PRIu64 " directories, %s %s", t.files, t.dirs, b,

@@ -18,6 +18,8 @@ typedef struct Totals {
         uint64_t n[_OUTCOME_MAX];
         uint64_t bytes_freed;   /* in a dry run: to free */
         uint64_t files, dirs;
+        uint64_t packages;      /* removed (to remove), with their installed size */
+        uint64_t package_bytes;
 } Totals;
 
 /* kind < 0: all kinds. The bytes, files and directories are those removed, or in a dry run

@@ -37,7 +37,7 @@ static void help(void) {
         printf("Usage: dpuos-trim [OPTIONS]\n"
                "\n"
                "Trim an installed OS in place as its policy says: mask units, blacklist\n"
-               "modules, persist sysctl and /sys settings, remove files.\n"
+               "modules, persist sysctl and /sys settings, remove packages and files.\n"
                "\n"
                "Modes:\n"
                "     --dry-run        Print the plan; change nothing\n"
@@ -46,13 +46,15 @@ static void help(void) {
                "                      longer holds (drift); change nothing\n"
                "     --revert         Undo what can be undone: unmask, remove the blacklist,\n"
                "                      sysctl.d, tmpfiles.d and package manager files, restore\n"
-               "                      saved live values; removed files stay removed\n"
+               "                      saved live values; removed packages and files stay\n"
+               "                      removed\n"
                "\n"
                "Options:\n"
                "     --root=DIR       Operate offline on the OS tree at DIR\n"
                "     --policy=PATH    Use this policy file or directory instead of the search\n"
                "                      path (repeatable; earlier ones win a shared file name)\n"
-               "     --only=KINDS     Limit to some of units,modules,sysctl,sysfs,files\n"
+               "     --only=KINDS     Limit to some of units,modules,sysctl,sysfs,packages,\n"
+               "                      files\n"
                "     --firstboot      The first-boot service's mode: do nothing once the stamp\n"
                "                      /etc/dpuos-trim/applied exists, follow the kernel command\n"
                "                      line (dpuos_trim=0|dry-run, dpuos_trim.policy=PATH), and\n"
@@ -78,7 +80,7 @@ static int parse_only(const char *s) {
         for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
                 int k = kind_from_string(w);
                 if (k < 0)
-                        return log_error_errno(-EINVAL, "--only=: unknown kind '%s' (expected units, modules, sysctl, sysfs, files)", w);
+                        return log_error_errno(-EINVAL, "--only=: unknown kind '%s' (expected units, modules, sysctl, sysfs, packages, files)", w);
                 kinds |= 1u << k;
         }
         if (kinds == 0)
@@ -317,11 +319,32 @@ static void step_probe(Run *r) {
         }
 }
 
+/* Removed packages took their files with them: the file patterns are planned again on
+ * what is left, so that what the report counts is what the removal of files freed. */
+static void replan_files(Run *r, Kind next) {
+        bool removed = false;
+
+        if (next != KIND_FILES || r->ctx.dry_run)
+                return;
+        for (size_t i = 0; i < r->plan.n_actions; i++) {
+                const Action *a = r->plan.actions[i];
+                removed = removed || (a->kind == KIND_PACKAGES && a->verb == VERB_REMOVE && a->outcome == OUTCOME_DONE);
+        }
+        if (!removed)
+                return;
+        plan_forget_kind(&r->plan, KIND_FILES);
+        double t = now(CLOCK_MONOTONIC);
+        if (executors_probe(&r->ctx, &r->plan, KIND_FILES) < 0)
+                log_debug("Probing files again met errors; the plan has them.");
+        r->info.kind_seconds[KIND_FILES] += now(CLOCK_MONOTONIC) - t;
+}
+
 /* Step: carry the plan out (in a dry run: walk it), kind by kind. */
 static void step_apply(Run *r) {
         for (Kind k = 0; k < _KIND_MAX && !r->plan.stopped; k++) {
                 if (!(r->ctx.kinds & (1u << k)))
                         continue;
+                replan_files(r, k);
                 double t = now(CLOCK_MONOTONIC);
                 unsigned n = 0;
                 for (size_t i = 0; i < r->plan.n_actions; i++)
@@ -426,6 +449,9 @@ static void print_revert_notes(const Context *ctx) {
                 printf("Unloaded modules are not loaded again: the next boot (or modprobe) loads what the hardware needs.\n");
         if (ctx->offline && (ctx->kinds & ((1u << KIND_SYSCTL) | (1u << KIND_SYSFS))))
                 printf("Saved live values are restored only on the running system, not under --root.\n");
+        if (ctx->kinds & (1u << KIND_PACKAGES))
+                printf("Removed packages are not reinstalled: /var/lib/dpuos-trim/saved/removed-packages lists them\n"
+                       "with their versions, for the package manager to install again.\n");
         if (ctx->kinds & (1u << KIND_FILES))
                 printf("Removed files stay removed: reinstall their packages to get them back.\n");
 }

@@ -15,8 +15,9 @@ packages=(
         mmdebstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
         # the brick test logs in to its VM over SSH
         openssh-client
-        # the packaging test builds the openEuler package with rpmbuild
-        rpm
+        # the packaging test builds the openEuler package with rpmbuild; the package
+        # layer's tests build small rpm and deb packages and a local apt repository
+        rpm dpkg-dev
 )
 
 missing=()

@@ -249,6 +249,32 @@ int report_write(const Context *ctx, const Plan *plan, const RunInfo *info) {
         return r < 0 ? r : 0;
 }
 
+static bool same_failure(const Action *a, const Action *b) {
+        return b->outcome == OUTCOME_FAILED && a->kind == b->kind && a->verb == b->verb &&
+               streq(strempty(a->reason), strempty(b->reason));
+}
+
+/* Failures for one reason (a package set refused as a whole) are one line, naming the
+ * first few targets; the report names every one. */
+static void print_failures(const Plan *plan, FILE *f) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                size_t n = 1;
+                if (a->outcome != OUTCOME_FAILED)
+                        continue;
+                fprintf(f, "  failed: %s %s ", kind_to_string(a->kind), verb_to_string(a->verb));
+                print_escaped(f, a->target, 0);
+                for (; i + 1 < plan->n_actions && same_failure(a, plan->actions[i + 1]); i++, n++)
+                        if (n < 8) {
+                                fputs(", ", f);
+                                print_escaped(f, plan->actions[i + 1]->target, 0);
+                        }
+                if (n > 8)
+                        fprintf(f, " and %zu more", n - 8);
+                fprintf(f, ": %s\n", strempty(a->reason));
+        }
+}
+
 void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f) {
         Totals t;
 
@@ -281,14 +307,7 @@ void report_print_summary(const Context *ctx, const Plan *plan, const RunInfo *i
                 }
                 fputc('\n', f);
         }
-        for (size_t i = 0; i < plan->n_actions; i++) {
-                const Action *a = plan->actions[i];
-                if (a->outcome != OUTCOME_FAILED)
-                        continue;
-                fprintf(f, "  failed: %s %s ", kind_to_string(a->kind), verb_to_string(a->verb));
-                print_escaped(f, a->target, 0);
-                fprintf(f, ": %s\n", strempty(a->reason));
-        }
+        print_failures(plan, f);
         report_print_errors(plan, f);
 }
 

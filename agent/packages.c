@@ -48,8 +48,9 @@ typedef struct Backend {
         int (*list)(Context *ctx, const char *db, Installed *ret);
         int (*owners)(Context *ctx, const char *db, char **paths, char ***ret_owners);  /* "name\tpath" */
         int (*check)(Context *ctx, const char *db, char **names, char **ret_why);
-        int (*unneeded)(Context *ctx, const char *db, char **names, char ***ret_names);
+        int (*unneeded)(Context *ctx, const char *db, char **names, char **stay, char ***ret_names, char **ret_why);
         int (*remove)(Context *ctx, const char *db, char **names, char **ret_out);
+        char *(*failure)(const char *out, const char *name);  /* NULL: the transaction is one */
         char *(*exclusion_content)(const Policy *p, char **names);
 } Backend;
 
@@ -206,6 +207,44 @@ static int dpkg_owners(Context *ctx, const char *db, char **paths, char ***ret_o
         return 0;
 }
 
+/* Whether a dpkg line "X depends on Y" is a consequence: X is being removed as well, so
+ * only a cause elsewhere (a package that stays needs X) keeps Y in. */
+static bool depender_in_set(const char *text, char **names) {
+        size_t n = strcspn(text, ": ");
+        STRV_FOREACH(name, names)
+                if (strlen(*name) == n && strncmp(*name, text, n) == 0)
+                        return true;
+        return false;
+}
+
+/* Why dpkg refused a simulated removal: its errors and the dependencies that stand in the
+ * way ("X depends on Y", X staying), without the removals it would have done. */
+static char *dpkg_why(const char *out, char **names) {
+        _cleanup_free_ char *copy = xstrdup(strempty(out)), *kept = NULL, *consequences = NULL;
+        char *save = NULL;
+
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *text = l + strspn(l, " \t");
+                bool dependency = strstr(text, " depends on ");
+                if (!dependency && !startswith(text, "dpkg: error:") && !strstr(text, "essential package"))
+                        continue;
+                char *end = strstr(text, "; however:");
+                if (end)
+                        *end = 0;
+                if (endswith(text, "."))
+                        text[strlen(text) - 1] = 0;
+                char **into = dependency && depender_in_set(text, names) ? &consequences : &kept;
+                if (*into && strstr(*into, text))  /* each chain once */
+                        continue;
+                char *k = xasprintf("%s%s%s", strempty(*into), *into ? "\n" : "", text);
+                free(*into);
+                *into = k;
+        }
+        if (kept || consequences)
+                return why_from_output(kept ?: consequences, NULL);
+        return why_from_output(out, "dpkg: warning:");
+}
+
 static int dpkg_check(Context *ctx, const char *db, char **names, char **ret_why) {
         char *args[] = { "--simulate", "--purge", NULL };
         _cleanup_strv_free_ char **argv = command_line("dpkg", "--root=", ctx, args, names);
@@ -214,13 +253,61 @@ static int dpkg_check(Context *ctx, const char *db, char **names, char **ret_why
 
         int r = run_tool(argv, &out);
         if (r > 0)
-                *ret_why = why_from_output(out, "dpkg: warning:");
+                *ret_why = dpkg_why(out, names);
         return r;
 }
 
+/* Why apt refused a simulation: its errors and the unmet dependencies it lists, each
+ * dependency on one line (apt wraps the alternatives onto indented lines of their own). */
+static char *apt_why(const char *out) {
+        _cleanup_free_ char *copy = xstrdup(strempty(out)), *kept = NULL;
+        char *save = NULL;
+        bool unmet = false, in_dependency = false;
+
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                bool indented = l[0] == ' ';
+                char *text = l + strspn(l, " \t");
+                const char *sep;
+
+                if (startswith(text, "The following packages have unmet dependencies"))
+                        unmet = true;
+                if (startswith(text, "E: "))
+                        sep = "\n";
+                else if (unmet && indented && strstr(text, " : "))
+                        sep = "\n";
+                else if (unmet && indented && in_dependency)
+                        sep = " ";
+                else {
+                        in_dependency = false;
+                        continue;
+                }
+                in_dependency = !startswith(text, "E: ");
+                char *k = xasprintf("%s%s%s", strempty(kept), kept ? sep : "", text);
+                free(kept);
+                kept = k;
+        }
+        return why_from_output(kept, NULL);
+}
+
 /* What apt would also remove as no longer needed (its auto-installed marks), from its
- * simulation of "purge --autoremove": the Purg lines beyond the names given. */
-static int dpkg_unneeded(Context *ctx, const char *db, char **names, char ***ret_names) {
+ * simulation of "purge --autoremove": the Purg lines beyond the names given. When apt
+ * cannot plan the set at all, > 0 and why. */
+/* apt's auto marks (/var/lib/apt/extended_states): whether a package was installed only
+ * as a dependency. A package installed by hand that apt would take along with the set
+ * depends on it: it is not unneeded, it would be broken. */
+static bool apt_automatic(const char *states, const char *name) {
+        _cleanup_free_ char *stanza = xasprintf("Package: %s\n", name);
+        for (const char *p = states; (p = strstr(p, stanza)); p += strlen(stanza)) {
+                if (p != states && p[-1] != '\n')
+                        continue;
+                const char *end = strstr(p, "\n\n");
+                const char *mark = strstr(p, "Auto-Installed: 1");
+                return mark && (!end || mark < end);
+        }
+        return false;
+}
+
+static int dpkg_unneeded(Context *ctx, const char *db, char **names, char **stay, char ***ret_names, char **ret_why) {
         _cleanup_strv_free_ char **args = NULL, **argv = NULL;
         _cleanup_free_ char *out = NULL;
         char *save = NULL;
@@ -240,28 +327,109 @@ static int dpkg_unneeded(Context *ctx, const char *db, char **names, char ***ret
         }
         strv_extend(&args, "purge");
         strv_extend(&args, "--autoremove");
+        /* "name+" keeps an installed package, with what it needs, out of apt's plan. */
+        STRV_FOREACH(n, stay)
+                strv_push(&args, xasprintf("%s+", *n));
         argv = command_line("apt-get", NULL, ctx, args, names);
         int r = run_tool(argv, &out);
-        if (r != 0) {
-                _cleanup_free_ char *why = why_from_output(out, "W: ");
-                return log_error_errno(r < 0 ? r : -EIO, "apt-get -s purge --autoremove failed: %s", why);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run apt-get: %m");
+        if (r > 0) {
+                *ret_why = apt_why(out);
+                return r;
         }
+        _cleanup_free_ char *states = NULL;
+        (void) read_file_in_root(ctx->root_fd, "var/lib/apt/extended_states", 64 << 20, &states);
         for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                 const char *rest = startswith(l, "Purg ") ?: startswith(l, "Remv ");
                 if (!rest)
                         continue;
                 _cleanup_free_ char *name = xstrndup(rest, strcspn(rest, " :"));
-                if (!strv_contains(names, name) && !strv_contains(*ret_names, name))
+                if (strv_contains(names, name) || strv_contains(*ret_names, name))
+                        continue;
+                if (!states || !apt_automatic(states, name)) {
+                        _cleanup_free_ char *manual = xasprintf("!%s", name);  /* see plan_unneeded */
+                        strv_push(ret_names, TAKE_PTR(manual));
+                } else
                         strv_push(ret_names, TAKE_PTR(name));
         }
         return 0;
+}
+
+/* Offline, dpkg runs the maintainer scripts chrooted into the tree, where no init system
+ * runs: a script that stops its service would fail the removal. A policy-rc.d that denies
+ * every service action (as image builders install one) lets them pass; it is ours only if
+ * it carries the marker, and it goes when the transaction is over. */
+#define POLICY_RC_D "usr/sbin/policy-rc.d"
+#define POLICY_RC_D_MARKER "# dpuos-trim: offline package removal"
+
+static bool policy_rc_d_install(const Context *ctx) {
+        _cleanup_free_ char *old = NULL;
+        if (read_file_in_root(ctx->root_fd, POLICY_RC_D, 4096, &old) >= 0)
+                return strstr(old, POLICY_RC_D_MARKER);  /* left by a run that was cut off */
+        _cleanup_close_ int fd = openat(ctx->root_fd, POLICY_RC_D, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+        const char content[] = "#!/bin/sh\n" POLICY_RC_D_MARKER "; no service is started or stopped\nexit 101\n";
+        if (fd < 0 || write(fd, content, sizeof content - 1) != (ssize_t) sizeof content - 1) {
+                log_warning_errno(negative_errno(), "Failed to write /%s, service actions of the maintainer scripts may fail: %m",
+                                  POLICY_RC_D);
+                if (fd >= 0)
+                        (void) unlinkat(ctx->root_fd, POLICY_RC_D, 0);
+                return false;
+        }
+        return true;
 }
 
 static int dpkg_remove(Context *ctx, const char *db, char **names, char **ret_out) {
         char *args[] = { "--purge", NULL };
         _cleanup_strv_free_ char **argv = command_line("dpkg", "--root=", ctx, args, names);
         (void) db;
-        return run_tool(argv, ret_out);
+        bool ours = ctx->offline && policy_rc_d_install(ctx);
+        int r = run_tool(argv, ret_out);
+        if (ours && unlinkat(ctx->root_fd, POLICY_RC_D, 0) < 0)
+                log_warning_errno(negative_errno(), "Failed to remove /%s: %m", POLICY_RC_D);
+        return r;
+}
+
+/* Whether a line of dpkg's names the package: "name", "name:arch", followed by a space,
+ * a colon or the end. */
+static bool names_package(const char *l, const char *name) {
+        const char *rest = startswith(l, name);
+        if (!rest)
+                return false;
+        if (*rest == ':')
+                rest += strcspn(rest, " :\n") ?: 1;
+        return *rest == ' ' || *rest == ':' || *rest == 0;
+}
+
+/* Why dpkg left one package of the set installed: the reason under its "error processing
+ * package" line, with the dependencies that stood in the way, or the line before it (a
+ * maintainer script's complaint). NULL when dpkg did not say. */
+static char *dpkg_failure(const char *out, const char *name) {
+        _cleanup_free_ char *copy = xstrdup(strempty(out)), *deps = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        char *save = NULL;
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                strv_extend(&lines, l);
+        size_t n = strv_length(lines);
+
+        for (size_t i = 0; i < n; i++) {
+                const char *l = lines[i], *p;
+                if ((p = startswith(l, "dpkg: dependency problems prevent removal of ")) && names_package(p, name))
+                        for (size_t j = i + 1; j < n && strstr(lines[j], " depends on "); j++) {
+                                char *d = xasprintf("%s%s%s", strempty(deps), deps ? "; " : "", lines[j] + strspn(lines[j], " "));
+                                free(deps);
+                                deps = d;
+                        }
+                if (!(p = startswith(l, "dpkg: error processing package ")) || !names_package(p, name) || i + 1 >= n)
+                        continue;
+                const char *reason = lines[i + 1] + strspn(lines[i + 1], " ");
+                if (deps)
+                        return xasprintf("%s: %s", reason, deps);
+                if (i > 0 && !startswith(lines[i - 1], "dpkg:") && !line_is_noise(lines[i - 1]))
+                        return xasprintf("%s (%s)", reason, lines[i - 1] + strspn(lines[i - 1], " "));
+                return xstrdup(reason);
+        }
+        return NULL;
 }
 
 /* Pin-Priority: -1 keeps apt from ever installing a version of them again. */
@@ -374,9 +542,9 @@ static const char * const rpm_locks[] = { ".rpm.lock", NULL };
 
 static const Backend backends[] = {
         { "dpkg", "dpkg", dpkg_databases, dpkg_locks, "/etc/apt/preferences.d/dpuos-trim",
-          dpkg_list, dpkg_owners, dpkg_check, dpkg_unneeded, dpkg_remove, apt_preferences },
+          dpkg_list, dpkg_owners, dpkg_check, dpkg_unneeded, dpkg_remove, dpkg_failure, apt_preferences },
         { "rpm", "rpm", rpm_databases, rpm_locks, "/etc/dnf/libdnf5.conf.d/80-dpuos-trim.conf",
-          rpm_list, rpm_owners, rpm_check, NULL, rpm_remove, dnf_excludes },
+          rpm_list, rpm_owners, rpm_check, NULL, rpm_remove, NULL, dnf_excludes },
 };
 
 /* ---- what the tree has ---- */
@@ -657,16 +825,43 @@ static void plan_unneeded(Probe *pr) {
                                   pr->b->name);
                 return;
         }
-        int r = pr->b->unneeded(pr->ctx, pr->db, pr->names, &extra);
-        if (r < 0) {
-                a = plan_add(pr->plan, KIND_PACKAGES, VERB_REMOVE, "RemoveUnneeded=yes", STATE_IMPOSSIBLE);
-                action_set_reason(a, "cannot ask apt-get what is no longer needed: %s", strerror(-r));
-                return;
+        /* apt's plan takes along what depends on the set, and what only the set needed. What
+         * of that stays (kept, protected, or installed by hand: a dependent, not unneeded) is
+         * marked to stay and apt asked again, until its plan takes nothing that stays. If a
+         * package that stays cannot, apt says which dependency breaks: the whole set's verdict. */
+        _cleanup_strv_free_ char **stay = NULL;
+        for (unsigned round = 0;; round++) {
+                _cleanup_free_ char *why = NULL;
+                bool again = false;
+                strv_free(extra);
+                extra = NULL;
+                int r = pr->b->unneeded(pr->ctx, pr->db, pr->names, stay, &extra, &why);
+                if (r != 0) {
+                        a = plan_add(pr->plan, KIND_PACKAGES, VERB_REMOVE, "RemoveUnneeded=yes", STATE_IMPOSSIBLE);
+                        if (r > 0)
+                                action_set_reason(a, "apt-get cannot remove the set: %s", why);
+                        else
+                                action_set_reason(a, "cannot ask apt-get what is no longer needed: %s", strerror(-r));
+                        return;
+                }
+                STRV_FOREACH(e, extra) {
+                        const char *name = *e + (**e == '!');
+                        if (**e == '!' || kept(pr->ctx->policy, name) || module_set_find(pr->protected, name)) {
+                                log_debug("packages: apt would also remove %s, which stays", name);
+                                strv_extend(&stay, name);
+                                again = true;
+                        }
+                }
+                if (!again)
+                        break;
+                if (round == 8) {
+                        log_debug("packages: apt's plan still takes packages that stay; nothing is removed as unneeded");
+                        return;
+                }
         }
         STRV_FOREACH(e, extra) {
                 const Package *pkg = installed_find(&pr->in, *e);
-                if (!pkg || kept(pr->ctx->policy, *e) || module_set_find(pr->protected, *e) ||
-                    !(a = package_action(pr, *e, STATE_CHANGE)))
+                if (!pkg || !(a = package_action(pr, *e, STATE_CHANGE)))
                         continue;
                 a->value = xstrdup(pkg->spec);
                 a->bytes = pkg->size;
@@ -919,8 +1114,11 @@ static int remove_set(Context *ctx, Plan *plan, char **names) {
                 Action *a = plan_find(plan, KIND_PACKAGES, VERB_REMOVE, *n);
                 if (k >= 0 && !installed_find(&after, *n))
                         plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
-                else
-                        action_fail(ctx, plan, a, -EIO, "%s %s: %s", b->command, r == 0 ? "left it installed" : "failed", why);
+                else {
+                        _cleanup_free_ char *own = b->failure ? b->failure(out, *n) : NULL;
+                        action_fail(ctx, plan, a, -EIO, "%s %s: %s", b->command, r == 0 ? "left it installed" : "failed",
+                                    own ?: why);
+                }
         }
         installed_done(&after);
         if (r != 0)

@@ -58,6 +58,9 @@ RIG_PACKAGES=(
         libsystemd0 libkmod2 libmount1 libinih1 libcap2
         avahi-daemon cron rsyslog logrotate man-db manpages locales systemd-timesyncd
         less
+        # A merged /usr as a fresh install has it (usr-is-merged), so that the reference
+        # policy can remove Perl: apt would otherwise keep usrmerge, which needs it
+        usr-is-merged
         # sshd: the brick test (vm-brick.sh) logs in as root with a key over a forwarded port
         openssh-server
 )

@@ -48,7 +48,8 @@ typedef struct Backend {
         int (*list)(Context *ctx, const char *db, Installed *ret);
         int (*owners)(Context *ctx, const char *db, char **paths, char ***ret_owners);  /* "name\tpath" */
         int (*check)(Context *ctx, const char *db, char **names, char **ret_why);
-        int (*unneeded)(Context *ctx, const char *db, char **names, char **stay, char ***ret_names, char **ret_why);
+        int (*unneeded)(Context *ctx, const char *db, char **names, char **stay, char ***ret_names, char ***ret_manual,
+                        char **ret_why);
         int (*remove)(Context *ctx, const char *db, char **names, char **ret_out);
         char *(*failure)(const char *out, const char *name);  /* NULL: the transaction is one */
         char *(*exclusion_content)(const Policy *p, char **names);
@@ -118,6 +119,13 @@ static bool line_is_noise(const char *l) {
         return false;
 }
 
+/* Appends text to *s, after sep unless *s is still empty (NULL). */
+static void append(char **s, const char *sep, const char *text) {
+        char *joined = xasprintf("%s%s%s", strempty(*s), *s ? sep : "", text);
+        free(*s);
+        *s = joined;
+}
+
 /* The lines of a tool's output that say why, without its warnings about logs and the
  * like, at most REASON_LINES of them, joined with "; ". */
 static char *why_from_output(const char *out, const char *skip_prefix) {
@@ -134,9 +142,7 @@ static char *why_from_output(const char *out, const char *skip_prefix) {
                         more++;
                         continue;
                 }
-                char *w = xasprintf("%s%s%s", strempty(why), why ? "; " : "", l);
-                free(why);
-                why = w;
+                append(&why, "; ", l);
         }
         if (more) {
                 char *w = xasprintf("%s; and %u more line%s", why, more, more == 1 ? "" : "s");
@@ -236,9 +242,7 @@ static char *dpkg_why(const char *out, char **names) {
                 char **into = dependency && depender_in_set(text, names) ? &consequences : &kept;
                 if (*into && strstr(*into, text))  /* each chain once */
                         continue;
-                char *k = xasprintf("%s%s%s", strempty(*into), *into ? "\n" : "", text);
-                free(*into);
-                *into = k;
+                append(into, "\n", text);
         }
         if (kept || consequences)
                 return why_from_output(kept ?: consequences, NULL);
@@ -282,16 +286,11 @@ static char *apt_why(const char *out) {
                         continue;
                 }
                 in_dependency = !startswith(text, "E: ");
-                char *k = xasprintf("%s%s%s", strempty(kept), kept ? sep : "", text);
-                free(kept);
-                kept = k;
+                append(&kept, sep, text);
         }
         return why_from_output(kept, NULL);
 }
 
-/* What apt would also remove as no longer needed (its auto-installed marks), from its
- * simulation of "purge --autoremove": the Purg lines beyond the names given. When apt
- * cannot plan the set at all, > 0 and why. */
 /* apt's auto marks (/var/lib/apt/extended_states): whether a package was installed only
  * as a dependency. A package installed by hand that apt would take along with the set
  * depends on it: it is not unneeded, it would be broken. */
@@ -307,7 +306,12 @@ static bool apt_automatic(const char *states, const char *name) {
         return false;
 }
 
-static int dpkg_unneeded(Context *ctx, const char *db, char **names, char **stay, char ***ret_names, char **ret_why) {
+/* What apt would also remove as no longer needed (its auto-installed marks), from its
+ * simulation of "purge --autoremove": the Purg lines beyond the names given, those it
+ * would take that were installed by hand apart. When apt cannot plan the set at all, > 0
+ * and why. */
+static int dpkg_unneeded(Context *ctx, const char *db, char **names, char **stay, char ***ret_names,
+                         char ***ret_manual, char **ret_why) {
         _cleanup_strv_free_ char **args = NULL, **argv = NULL;
         _cleanup_free_ char *out = NULL;
         char *save = NULL;
@@ -345,13 +349,10 @@ static int dpkg_unneeded(Context *ctx, const char *db, char **names, char **stay
                 if (!rest)
                         continue;
                 _cleanup_free_ char *name = xstrndup(rest, strcspn(rest, " :"));
-                if (strv_contains(names, name) || strv_contains(*ret_names, name))
+                if (strv_contains(names, name) || strv_contains(*ret_names, name) || strv_contains(*ret_manual, name))
                         continue;
-                if (!states || !apt_automatic(states, name)) {
-                        _cleanup_free_ char *manual = xasprintf("!%s", name);  /* see plan_unneeded */
-                        strv_push(ret_names, TAKE_PTR(manual));
-                } else
-                        strv_push(ret_names, TAKE_PTR(name));
+                bool automatic = states && apt_automatic(states, name);
+                strv_push(automatic ? ret_names : ret_manual, TAKE_PTR(name));
         }
         return 0;
 }
@@ -415,11 +416,8 @@ static char *dpkg_failure(const char *out, const char *name) {
         for (size_t i = 0; i < n; i++) {
                 const char *l = lines[i], *p;
                 if ((p = startswith(l, "dpkg: dependency problems prevent removal of ")) && names_package(p, name))
-                        for (size_t j = i + 1; j < n && strstr(lines[j], " depends on "); j++) {
-                                char *d = xasprintf("%s%s%s", strempty(deps), deps ? "; " : "", lines[j] + strspn(lines[j], " "));
-                                free(deps);
-                                deps = d;
-                        }
+                        for (size_t j = i + 1; j < n && strstr(lines[j], " depends on "); j++)
+                                append(&deps, "; ", lines[j] + strspn(lines[j], " "));
                 if (!(p = startswith(l, "dpkg: error processing package ")) || !names_package(p, name) || i + 1 >= n)
                         continue;
                 const char *reason = lines[i + 1] + strspn(lines[i + 1], " ");
@@ -436,11 +434,8 @@ static char *dpkg_failure(const char *out, const char *name) {
 static char *apt_preferences(const Policy *p, char **names) {
         _cleanup_free_ char *list = NULL;
 
-        STRV_FOREACH(n, names) {
-                char *l = xasprintf("%s%s%s", strempty(list), list ? " " : "", *n);
-                free(list);
-                list = l;
-        }
+        STRV_FOREACH(n, names)
+                append(&list, " ", *n);
         return xasprintf("# Written by dpuos-trim from policy \"%s\" ([Packages] PreventReinstall=yes), so that\n"
                          "# apt does not install again the packages it removed. Do not edit.\n"
                          "Explanation: removed by dpuos-trim\n"
@@ -524,11 +519,8 @@ static int rpm_remove(Context *ctx, const char *db, char **names, char **ret_out
 static char *dnf_excludes(const Policy *p, char **names) {
         _cleanup_free_ char *list = NULL;
 
-        STRV_FOREACH(n, names) {
-                char *l = xasprintf("%s%s%s", strempty(list), list ? "," : "", *n);
-                free(list);
-                list = l;
-        }
+        STRV_FOREACH(n, names)
+                append(&list, ",", *n);
         return xasprintf("# Written by dpuos-trim from policy \"%s\" ([Packages] PreventReinstall=yes), so that\n"
                          "# dnf does not install again the packages it removed. Do not edit.\n"
                          "[main]\n"
@@ -831,11 +823,11 @@ static void plan_unneeded(Probe *pr) {
          * package that stays cannot, apt says which dependency breaks: the whole set's verdict. */
         _cleanup_strv_free_ char **stay = NULL;
         for (unsigned round = 0;; round++) {
+                _cleanup_strv_free_ char **manual = NULL;
                 _cleanup_free_ char *why = NULL;
-                bool again = false;
                 strv_free(extra);
                 extra = NULL;
-                int r = pr->b->unneeded(pr->ctx, pr->db, pr->names, stay, &extra, &why);
+                int r = pr->b->unneeded(pr->ctx, pr->db, pr->names, stay, &extra, &manual, &why);
                 if (r != 0) {
                         a = plan_add(pr->plan, KIND_PACKAGES, VERB_REMOVE, "RemoveUnneeded=yes", STATE_IMPOSSIBLE);
                         if (r > 0)
@@ -844,14 +836,17 @@ static void plan_unneeded(Probe *pr) {
                                 action_set_reason(a, "cannot ask apt-get what is no longer needed: %s", strerror(-r));
                         return;
                 }
-                STRV_FOREACH(e, extra) {
-                        const char *name = *e + (**e == '!');
-                        if (**e == '!' || kept(pr->ctx->policy, name) || module_set_find(pr->protected, name)) {
-                                log_debug("packages: apt would also remove %s, which stays", name);
-                                strv_extend(&stay, name);
+                bool again = manual;
+                STRV_FOREACH(m, manual) {
+                        log_debug("packages: apt would also remove %s, installed by hand, which stays", *m);
+                        strv_extend(&stay, *m);
+                }
+                STRV_FOREACH(e, extra)
+                        if (kept(pr->ctx->policy, *e) || module_set_find(pr->protected, *e)) {
+                                log_debug("packages: apt would also remove %s, which stays", *e);
+                                strv_extend(&stay, *e);
                                 again = true;
                         }
-                }
                 if (!again)
                         break;
                 if (round == 8) {

@@ -261,11 +261,11 @@ ssh_vm() { # CMD...: as root on the guest, by key, through the forwarded port
 # --- boot 1: the first boot. It should end with the boot-time script and a power-off; a
 # machine that does not get there is cut 120 s after the agent's service ended (that at
 # most RIG_VM_TIMEOUT, 300 s), and its journal replayed on the host to read the report.
-# The shipped policy on the generic image removes some 190 packages through dpkg, whose
-# maintainer scripts take many minutes under TCG: its service may take up to 1800 s.
+# The shipped policy on the generic image also removes packages through dpkg, whose
+# maintainer scripts are slow under TCG: its service may take up to 600 s.
 first_boot_timeout=${RIG_VM_TIMEOUT:-300}
 if [ "${BRICK_POLICY:-hostile}" = shipped ] && [ "${RIG_IMAGE:-minbase}" = generic ]; then
-        first_boot_timeout=${RIG_VM_TIMEOUT:-1800}
+        first_boot_timeout=${RIG_VM_TIMEOUT:-600}
 fi
 t_boot=$SECONDS
 vm_start "$image" "$work/serial1.log" rig.step=1

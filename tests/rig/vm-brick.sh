@@ -260,9 +260,9 @@ ssh_vm() { # CMD...: as root on the guest, by key, through the forwarded port
 
 # --- boot 1: the first boot. It should end with the boot-time script and a power-off; a
 # machine that does not get there is cut 120 s after the agent's service ended (that at
-# most RIG_VM_TIMEOUT, 300 s), and its journal replayed on the host to read the report.
-# The shipped policy on the generic image also removes packages through dpkg, whose
-# maintainer scripts are slow under TCG: its service may take up to 600 s.
+# most RIG_VM_TIMEOUT, 300 s; 600 s for the shipped policy on the generic image, which
+# also removes packages through dpkg, whose maintainer scripts are slow under TCG), and
+# its journal replayed on the host to read the report.
 first_boot_timeout=${RIG_VM_TIMEOUT:-300}
 if [ "${BRICK_POLICY:-hostile}" = shipped ] && [ "${RIG_IMAGE:-minbase}" = generic ]; then
         first_boot_timeout=${RIG_VM_TIMEOUT:-600}

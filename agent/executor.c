@@ -10,7 +10,8 @@
 
 /* The order of application. Units first, so that nothing masked starts while the rest
  * runs; the package managers' exclusions before the file removals, so that an update
- * running meanwhile brings nothing back; files last, as the slowest and the least urgent.
+ * running meanwhile brings nothing back; files last, as the slowest and the least urgent,
+ * and after them the module index of each kernel whose module files they removed.
  * A new kind is one line here and one Kind. */
 static const Executor * const executors[] = {
         &units_executor,
@@ -20,6 +21,7 @@ static const Executor * const executors[] = {
         &packages_executor,
         &exclusions_executor,
         &files_executor,
+        &modindex_executor,
 };
 
 /* Does the plan say that something of this kind went wrong? */

@@ -21,7 +21,11 @@ typedef struct Executor {
 } Executor;
 
 extern const Executor units_executor, modules_executor, sysctl_executor, sysfs_executor,
-        packages_executor, exclusions_executor, files_executor;
+        packages_executor, exclusions_executor, files_executor, modindex_executor;
+
+/* Does a Remove= pattern of the files plan take this inode? For the executors of the files
+ * kind that follow the removal and must know what it will leave. */
+bool files_plan_removes(const Plan *plan, uint64_t dev, uint64_t ino);
 
 /* Closes what the executors opened in the context (bus, libkmod, caches, the root). */
 void context_done(Context *ctx);

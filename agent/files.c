@@ -968,6 +968,16 @@ static int files_apply(Context *ctx, Plan *plan) {
         return ret;
 }
 
+bool files_plan_removes(const Plan *plan, uint64_t dev, uint64_t ino) {
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const Action *a = plan->actions[i];
+                if (a->kind == KIND_FILES && a->verb == VERB_REMOVE && a->state == STATE_CHANGE && a->data &&
+                    inomap_get(&((PatternPlan *) a->data)->planned, dev, ino))
+                        return true;
+        }
+        return false;
+}
+
 const Executor files_executor = {
         .kind = KIND_FILES,
         .name = "files",

@@ -27,6 +27,7 @@ static const char * const verb_names[_VERB_MAX] = {
         [VERB_DROP] = "drop",
         [VERB_RESTORE] = "restore",
         [VERB_EXCLUDE] = "exclude",
+        [VERB_REBUILD] = "rebuild",
 };
 
 static const char * const state_names[_STATE_MAX] = {

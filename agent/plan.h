@@ -27,6 +27,7 @@ typedef enum Verb {
         VERB_DROP,         /* a persisted entry or mask the policy no longer asks for */
         VERB_RESTORE,      /* put back the live value found before dpuos-trim changed it */
         VERB_EXCLUDE,      /* tell the package manager not to install removed files or packages again */
+        VERB_REBUILD,      /* regenerate what is derived from removed files (a kernel's module index) */
         _VERB_MAX,
 } Verb;
 

@@ -115,6 +115,8 @@ const char *drift_to_string(const Action *a) {
                 return "not restored";
         case VERB_EXCLUDE:
                 return "not excluded";
+        case VERB_REBUILD:
+                return "stale";
         default:
                 return "drifted";
         }

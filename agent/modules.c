@@ -216,8 +216,10 @@ static void probe_blacklist_one(Context *ctx, Plan *plan, const ModuleIndex *ix,
                 action_set_reason(a, "built into the kernel: modprobe.d cannot stop it "
                                   "(use module_blacklist= on the kernel command line)");
         } else {
-                a = plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_SKIP);
-                action_set_reason(a, "not present in any installed kernel");
+                /* The line is what the policy asks for, and harmless: a kernel installed
+                 * later that has the module finds it blacklisted. */
+                a = plan_add(plan, KIND_MODULES, VERB_BLACKLIST, name, STATE_CHANGE);
+                action_set_reason(a, "no installed kernel has it: blacklisted for one that brings it");
         }
 }
 

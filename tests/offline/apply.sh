@@ -73,11 +73,17 @@ install snd_pcm /bin/false
 softdep snd_pcm pre: post:
 blacklist snd_timer
 install snd_timer /bin/false
-softdep snd_timer pre: post:" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
+softdep snd_timer pre: post:
+blacklist not_a_module
+install not_a_module /bin/false
+softdep not_a_module pre: post:" "$(conf_lines "$ROOT/etc/modprobe.d/dpuos-trim.conf")"
 expect_eq "a built-in module is skipped with the reason" "skipped" \
         "$(jq_report '.actions[] | select(.kind == "modules" and .target == "mem") | .outcome')"
-expect_eq "a module no kernel has is skipped" "skipped" \
+# Named but in no installed kernel: blacklisted as written, for a kernel that brings it.
+expect_eq "a module no kernel has is blacklisted all the same" "done" \
         "$(jq_report '.actions[] | select(.kind == "modules" and .target == "not_a_module") | .outcome')"
+expect_eq "and the report says why" "no installed kernel has it: blacklisted for one that brings it" \
+        "$(jq_report '.actions[] | select(.kind == "modules" and .target == "not_a_module") | .reason')"
 expect_eq "mlx5_core (Keep=) is not blacklisted" "" \
         "$(jq_report '.actions[] | select(.kind == "modules" and .target == "mlx5_core" and .outcome == "done") | .target')"
 

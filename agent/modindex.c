@@ -22,18 +22,6 @@
 
 #define DEPMOD_OUTPUT_MAX (64 * 1024)
 
-typedef struct IndexPlan {
-        char *version;
-} IndexPlan;
-
-static void index_plan_free(void *p) {
-        IndexPlan *ip = p;
-        if (ip) {
-                free(ip->version);
-                free(ip);
-        }
-}
-
 /* The module path of one modules.dep line ("kernel/fs/xfs/xfs.ko: dep ..."), cut in place.
  * Paths are relative to the kernel's directory; an absolute one (depmod before kmod) is
  * not looked at. */
@@ -61,10 +49,21 @@ static bool patterns_cover(char * const *patterns, const char *path) {
         }
 }
 
+/* Can a Remove= pattern take anything in the kernel directory kdir? */
+static bool removal_reaches(const Policy *policy, const char *kdir) {
+        if (patterns_cover(policy->file_remove, kdir))
+                return true;
+        STRV_FOREACH(pat, policy->file_remove)
+                if (glob_may_match_below(*pat, kdir))
+                        return true;
+        return false;
+}
+
 /* Is the index of the kernel at dir_fd (the directory kdir) stale now because the removal
  * took modules (a run that ended before depmod did), or will it be once the removal is
- * done? A module that is gone but that no Remove= pattern covers, or that Keep= keeps, went
- * some other way: not the policy's business. Returns 1 (why in *ret_why), 0, or -errno when the index cannot be read. */
+ * done? A module that is gone but that no Remove= pattern covers, or that Keep= keeps,
+ * went some other way: not the policy's business. Returns 1 (why in *ret_why), 0, or
+ * -errno when the index cannot be read. */
 static int index_stale(const Context *ctx, const Plan *plan, int dir_fd, const char *kdir, char **ret_why) {
         _cleanup_free_ char *dep = NULL;
         char *save = NULL;
@@ -117,9 +116,10 @@ static int modindex_probe(Context *ctx, Plan *plan) {
                         dup = dup || (seen[j].st_dev == seen[i].st_dev && seen[j].st_ino == seen[i].st_ino);
                 if (dup)
                         continue;
-                d = fdopendir(TAKE_FD(fd));
+                d = fdopendir(fd);
                 if (!d)
                         continue;
+                TAKE_FD(fd);  /* the DIR owns it now */
                 while ((de = readdir(d))) {
                         _cleanup_free_ char *why = NULL, *target = NULL;
                         if (de->d_name[0] == '.')
@@ -129,6 +129,10 @@ static int modindex_probe(Context *ctx, Plan *plan) {
                         if (kfd < 0)
                                 continue;  /* a file or a link: no kernel's directory */
                         target = xasprintf("%s/%s", dirs[i], de->d_name);
+                        /* Listing a kernel's modules is some 3,000 lookups: only where a
+                         * pattern can remove one. */
+                        if (!removal_reaches(ctx->policy, target))
+                                continue;
                         int r = index_stale(ctx, plan, kfd, target, &why);
                         if (r == 0 || r == -ENOENT)
                                 continue;
@@ -138,10 +142,6 @@ static int modindex_probe(Context *ctx, Plan *plan) {
                                 continue;
                         }
                         action_set_reason(a, "%s: depmod", why);
-                        IndexPlan *ip = xcalloc(1, sizeof(IndexPlan));
-                        ip->version = xstrdup(de->d_name);
-                        a->data = ip;
-                        a->free_data = index_plan_free;
                 }
         }
         return 0;
@@ -169,11 +169,10 @@ static int modindex_apply(Context *ctx, Plan *plan) {
 
                 if (a->kind != KIND_FILES || a->verb != VERB_REBUILD || !action_begin(ctx, plan, a))
                         continue;
-                const IndexPlan *ip = a->data;
                 strv_extend(&argv, "depmod");
                 if (ctx->offline)
                         strv_push(&argv, xasprintf("--basedir=%s", ctx->root));
-                strv_extend(&argv, ip->version);
+                strv_extend(&argv, path_basename(a->target));  /* the kernel's version */
                 int r = spawn_capture_env(argv, NULL, true, DEPMOD_OUTPUT_MAX, &out);
                 if (r == 0) {
                         plan_settle(ctx, plan, a, OUTCOME_DONE, 0);

@@ -27,7 +27,7 @@ typedef enum Verb {
         VERB_DROP,         /* a persisted entry or mask the policy no longer asks for */
         VERB_RESTORE,      /* put back the live value found before dpuos-trim changed it */
         VERB_EXCLUDE,      /* tell the package manager not to install removed files or packages again */
-        VERB_REBUILD,      /* regenerate what is derived from removed files (a kernel's module index) */
+        VERB_REBUILD,      /* regenerate what is derived (a module index, an initramfs, grub.cfg) */
         _VERB_MAX,
 } Verb;
 
@@ -88,6 +88,8 @@ typedef struct Context {
         bool offline;           /* --root: no D-Bus, no running kernel */
         bool dry_run;           /* stop just before each change */
         bool verify;            /* --verify: a dry run that must see the live state */
+        bool firstboot;         /* --firstboot: the first-boot service's run */
+        bool container;         /* the live system is a container: no kernel or initramfs of its own */
         unsigned kinds;         /* bit mask of Kind the run acts on */
         const Policy *policy;
 

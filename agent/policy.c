@@ -492,7 +492,12 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         parse_list(ps, MODULES_BLACKLIST, key, value);
                 else if (streq(key, "Keep"))
                         parse_list(ps, MODULES_KEEP, key, value);
-                else
+                else if (streq(key, "RebuildInitramfs")) {
+                        if (streq(value, "auto") || streq(value, "no"))
+                                p->initramfs_no_rebuild = streq(value, "no");
+                        else
+                                parser_error(ps, "RebuildInitramfs=: '%s' is not 'auto' or 'no'", value);
+                } else
                         break;
                 return 1;
         case SECTION_SYSCTL:

@@ -22,6 +22,7 @@ typedef struct Policy {
         char **module_unload;
         char **module_blacklist;
         char **module_keep;
+        bool initramfs_no_rebuild;     /* RebuildInitramfs=no */
 
         Setting *sysctl;
         size_t n_sysctl;

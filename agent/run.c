@@ -229,6 +229,8 @@ static int open_root(Context *ctx, char **ret_root) {
                         return log_error_errno(negative_errno(), "Cannot open /: %m");
                 ctx->root_fd = fd;
                 ctx->offline = false;
+                /* systemd's PID 1 says so in a container (systemd-detect-virt --container). */
+                ctx->container = access("/run/systemd/container", F_OK) >= 0 || getenv("container");
                 *ret_root = xstrdup("/");
                 return 0;
         }
@@ -276,6 +278,7 @@ static int step_open(Run *r) {
         r->ctx.policy = &r->policy;
         r->ctx.kinds = arg_kinds;
         r->ctx.verify = arg_verify;
+        r->ctx.firstboot = arg_firstboot;
         r->ctx.dry_run = arg_dry_run || arg_verify;
 
         k = open_root(&r->ctx, &r->root);

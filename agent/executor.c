@@ -18,6 +18,7 @@ static const Executor * const executors[] = {
         &units_executor,
         &modules_executor,
         &initramfs_executor,
+        &kernel_executor,
         &sysctl_executor,
         &sysfs_executor,
         &packages_executor,

@@ -63,7 +63,8 @@ static char *image_version(Context *ctx, const Flavour *f, const char *name) {
         _cleanup_free_ char *version = xstrndup(v, n);
         _cleanup_free_ char *dir = xasprintf("/usr/lib/modules/%s", version);
         _cleanup_free_ char *legacy = xasprintf("/lib/modules/%s", version);
-        if (faccessat(ctx->root_fd, dir + 1, F_OK, 0) < 0 && faccessat(ctx->root_fd, legacy + 1, F_OK, 0) < 0)
+        struct stat st;
+        if (fstatat(ctx->root_fd, dir + 1, &st, 0) < 0 && fstatat(ctx->root_fd, legacy + 1, &st, 0) < 0)
                 return NULL;
         return TAKE_PTR(version);
 }
@@ -202,17 +203,6 @@ static int initramfs_probe(Context *ctx, Plan *plan) {
         return 0;
 }
 
-/* The tool's last line of output, for the reason of a failure. */
-static char *last_line(const char *out) {
-        _cleanup_free_ char *copy = xstrdup(strempty(out));
-        size_t n = strlen(copy);
-
-        while (n > 0 && (copy[n - 1] == '\n' || copy[n - 1] == ' '))
-                copy[--n] = 0;
-        const char *l = strrchr(copy, '\n');
-        return xstrdup(l ? l + 1 : copy);
-}
-
 static int rebuild_dracut(const Image *im, char **ret_out) {
         _cleanup_free_ char *tmp = xasprintf("%s.dpuos-trim-new", im->path), *omit = NULL;
         int r;
@@ -247,7 +237,7 @@ static int rebuild(Context *ctx, Plan *plan, Action *a) {
                 plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
                 return 0;
         }
-        _cleanup_free_ char *last = last_line(out);
+        _cleanup_free_ char *last = output_last_line(out);
         if (r < 0)
                 action_fail(ctx, plan, a, r, "cannot run %s: %s; the old image stays", im->flavour->tool, strerror(-r));
         else

@@ -29,6 +29,10 @@ typedef struct Policy {
         Setting *sysfs;
         size_t n_sysfs;
 
+        char **kernel_args;            /* [Kernel] Arguments=: words, in order, repeats kept */
+        char **kernel_remove;          /* RemoveArguments= */
+        bool kernel_reboot_no;         /* Reboot=no */
+
         char **file_remove;
         char **file_keep;
         bool file_prevent_reinstall;   /* keep the package manager from installing them again */

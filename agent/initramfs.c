@@ -234,6 +234,12 @@ static int rebuild(Context *ctx, Plan *plan, Action *a) {
                 r = spawn_capture_env((char *[]) { "update-initramfs", "-u", "-k", im->version, NULL }, NULL, true,
                                       1024 * 1024, &out);
         if (r == 0) {
+                /* The tools rename the new image into place; a power cut right after must
+                 * find it complete on the disk, not an empty file. */
+                _cleanup_close_ int fd = open(im->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                _cleanup_close_ int dir = open("/boot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || fsync(fd) < 0 || dir < 0 || fsync(dir) < 0)
+                        log_warning_errno(negative_errno(), "Cannot sync the new %s: %m", im->path);
                 plan_settle(ctx, plan, a, OUTCOME_DONE, 0);
                 return 0;
         }

@@ -28,11 +28,11 @@
 # file contents, command output) goes to stdout.
 #
 # The root (see root-setup.sh): Debian 12 minbase + RIG_PACKAGES below, the cloud kernel
-# with an initramfs (MODULES=most, fsck.ext4), /etc/fstab for /dev/vda, hostname "rig",
-# root logged in automatically on ttyS0, a systemd-networkd configuration for DHCP on
-# en*/eth* (networkd disabled: rig_enable_network enables it in a copy), sshd (root by key
-# only, no key installed), an empty /etc/machine-id (every copy boots as a first boot),
-# persistent journal, and rig-test.service (see the VM section).
+# with an initramfs (MODULES=most, fsck.ext4), /etc/fstab for /dev/vda (a disk image's copy:
+# by UUID), hostname "rig", root logged in automatically on ttyS0, a systemd-networkd
+# configuration for DHCP on en*/eth* (networkd disabled: rig_enable_network enables it in a
+# copy), sshd (root by key only, no key installed), an empty /etc/machine-id (every copy
+# boots as a first boot), persistent journal, and rig-test.service (see the VM section).
 #
 # Environment: BUILD_DIR (default: the source tree's build/), RIG_RUN_DIR (pid files and
 # container consoles; default BUILD_DIR/rig/run), RIG_NSPAWN_ARGS and RIG_QEMU_ARGS (extra
@@ -668,7 +668,7 @@ rig_disk_cmdline() {
                 grub-editenv "$tmp" set "rig_cmdline=$words" && vm_put "$image" "$tmp" /boot/grub/grubenv 0644 || rc=1
         fi
         rm -f "$tmp"
-        [ "$rc" = 0 ] || rig_err "vm_start: cannot set rig_cmdline in /boot/grub/grubenv of $image" || return
+        [ "$rc" = 0 ] || rig_err "vm_start: cannot set rig_cmdline in /boot/grub/grubenv of $image (after vm_kill: vm_fsck first)" || return
 }
 
 # rig_generic_hardware DIR: adds to RIG_QEMU_ARGS what a server board shows the kernel,

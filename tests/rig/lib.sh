@@ -780,7 +780,8 @@ vm_boot() {
 # such words on its serial console: "reboot" (reboot: Restarting system; -no-reboot makes
 # qemu exit there, so the next vm_boot is the guest's next boot), "poweroff" (reboot: Power
 # down), "halt" or "panic". Prints "none" and fails when the log has none of them (qemu
-# killed, a timeout).
+# killed, a timeout, or a guest that silenced its console: the kernel prints these at
+# KERN_EMERG, which even quiet lets through, but kernel.printk = 0 does not).
 vm_last_shutdown() {
         local log=${1:?vm_last_shutdown LOG} last
         last=$(grep -aoE 'reboot: (Restarting system|Power down|System halted)|Kernel panic - not syncing' "$log" 2>/dev/null | tail -n1) || true

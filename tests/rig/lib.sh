@@ -869,7 +869,12 @@ vm_rebuild_initramfs() {
         mount -o "$opts" "$image" "$mnt" || { rmdir "$mnt"; rig_err "vm_rebuild_initramfs: cannot mount $image"; return 1; }
         kver=$(ls "$mnt/usr/lib/modules" | head -n1)
         before=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null | cut -d' ' -f1) || true
-        systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" update-initramfs -u -k "$kver" >"$log" 2>&1 || rc=$?
+        # The root's MODULES=dep looks for the root's device, which the container does not
+        # have: here the image is made as the root was first built, with MODULES=most.
+        printf 'MODULES=most\nFSTYPE=ext4\nCOMPRESSLEVEL=1\n' >"$mnt.conf"
+        systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" --bind-ro="$mnt.conf:/etc/initramfs-tools/conf.d/rig.conf" \
+                update-initramfs -u -k "$kver" >"$log" 2>&1 || rc=$?
+        rm -f "$mnt.conf"
         after=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null | cut -d' ' -f1) || true
         [ "$rc" = 0 ] && ! rig_is_disk "$image" && { cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || rc=1; }
         umount "$mnt" || umount -l "$mnt"

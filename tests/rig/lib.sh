@@ -846,10 +846,20 @@ vm_read() {
 
 # vm_fsck IMAGE: e2fsck -fy on the host, which replays the journal after vm_kill (what the
 # initramfs would do at the next boot), so that vm_read sees the last state and vm_put works.
+# A disk image's partition is checked through a loop device at its offset: e2fsck opens
+# IMAGE?offset= (rig_fs_spec), but after replaying the journal it re-opens the file system
+# without the offset and stops ("Bad magic number in super-block while trying to re-open").
 vm_fsck() {
-        local image=${1:?vm_fsck IMAGE} rc=0
+        local image=${1:?vm_fsck IMAGE} rc=0 dev
         rig_vm_idle "$image" || return
-        PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$(rig_fs_spec "$image")" >&2 || rc=$?
+        if rig_is_disk "$image"; then
+                dev=$(losetup -f --show -o "$RIG_DISK_OFFSET" "$image") ||
+                        rig_err "vm_fsck: no loop device for the partition of $image" || return
+                PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$dev" >&2 || rc=$?
+                losetup -d "$dev" || rig_err "vm_fsck: cannot detach $dev" || return
+        else
+                PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$(rig_fs_spec "$image")" >&2 || rc=$?
+        fi
         # 0: clean, 1: errors corrected (a journal replay counts), others: not fixed
         [ "$rc" -le 1 ] || rig_err "vm_fsck: e2fsck -fy $image exited $rc" || return
 }

@@ -381,6 +381,14 @@ static void parse_list(Parser *ps, PolicyList which, const char *key, const char
                         free(TAKE_PTR(words[i]));
 }
 
+/* KEY=auto|no: *no is set for "no". */
+static void parse_auto_no(Parser *ps, bool *no, const char *key, const char *value) {
+        if (streq(value, "auto") || streq(value, "no"))
+                *no = streq(value, "no");
+        else
+                parser_error(ps, "%s=: '%s' is not 'auto' or 'no'", key, value);
+}
+
 static void parse_bool_key(Parser *ps, bool *b, const char *key, const char *value) {
         int r = parse_boolean(value);
         if (r < 0)
@@ -531,12 +539,9 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         parse_list(ps, MODULES_BLACKLIST, key, value);
                 else if (streq(key, "Keep"))
                         parse_list(ps, MODULES_KEEP, key, value);
-                else if (streq(key, "RebuildInitramfs")) {
-                        if (streq(value, "auto") || streq(value, "no"))
-                                p->initramfs_no_rebuild = streq(value, "no");
-                        else
-                                parser_error(ps, "RebuildInitramfs=: '%s' is not 'auto' or 'no'", value);
-                } else
+                else if (streq(key, "RebuildInitramfs"))
+                        parse_auto_no(ps, &p->initramfs_no_rebuild, key, value);
+                else
                         break;
                 return 1;
         case SECTION_SYSCTL:
@@ -560,12 +565,9 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         parse_list(ps, KERNEL_ARGS, key, value);
                 else if (streq(key, "RemoveArguments"))
                         parse_list(ps, KERNEL_REMOVE, key, value);
-                else if (streq(key, "Reboot")) {
-                        if (streq(value, "auto") || streq(value, "no"))
-                                p->kernel_reboot_no = streq(value, "no");
-                        else
-                                parser_error(ps, "Reboot=: '%s' is not 'auto' or 'no'", value);
-                } else
+                else if (streq(key, "Reboot"))
+                        parse_auto_no(ps, &p->kernel_reboot_no, key, value);
+                else
                         break;
                 return 1;
         case SECTION_PACKAGES:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rig-vm-disk-smoke: the VM rig's disk images work (vm_disk_image in lib.sh). Builds (or
 # reuses) the generic root (RIG_IMAGE=generic unless set: it has grub-pc), makes a disk image
-# with GRUB on it and boots it from its disk three times; the boot-time test script prints
+# with GRUB on it and boots it from its disk four times; the boot-time test script prints
 # /proc/cmdline and does what the step (rig.step=N, passed through grubenv) says:
 #   boot 1: GRUB booted it (BOOT_IMAGE=, which only a bootloader sets; GRUB's own
 #           "Loading Linux" on the serial port), the rig's arguments and the grubenv word
@@ -13,8 +13,10 @@
 #           writes /etc/default/grub.d/50-test.cfg adding an argument, runs update-grub
 #           and `systemctl reboot`: vm_last_shutdown must say reboot, and grub.cfg read
 #           back from the image has the argument;
-#   boot 3: the argument is on /proc/cmdline, and the guest powered off; then e2fsck
-#           (vm_fsck) checks the partition and vm_rm removes the test script from it.
+#   boot 3: the argument is on /proc/cmdline, and the guest powered off;
+#   boot 4: a power cut (vm_kill) once the test script has started: vm_last_shutdown says
+#           none, vm_fsck replays the partition's journal, and vm_rm then removes the test
+#           script from it.
 # The wall time of each boot is printed.
 #   vm-disk-smoke.sh [BUILD_DIR]
 set -euo pipefail
@@ -132,8 +134,18 @@ done
 [[ $cl == BOOT_IMAGE=* ]] || fail "boot 3: no BOOT_IMAGE= on the command line"
 last=$(vm_last_shutdown "$work/boot3.log") || true
 [ "$last" = poweroff ] || fail "boot 3 ended with '$last', expected poweroff"
+
+# Boot 4, cut
+t=$SECONDS
+vm_start "$image" "$work/boot4.log" rig.step=4
+vm_wait_log "$work/boot4.log" 'RIG-BEGIN' "$RIG_VM_TIMEOUT"
+vm_kill "$image"
+echo "boot 4 cut after $((SECONDS - t)) s"
+last=$(vm_last_shutdown "$work/boot4.log") && fail "boot 4 was cut, but vm_last_shutdown says '$last'"
 vm_fsck "$image"
+! PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$(rig_fs_spec "$image")" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery' ||
+        fail "the partition still needs journal recovery after vm_fsck"
 vm_rm "$image" /rig/test.sh
 ! vm_exists "$image" /rig/test.sh || fail "vm_rm left /rig/test.sh in the disk image"
-echo "after boot 3: vm_fsck, vm_rm and vm_exists work on the partition"
-echo "PASS: disk image booted through GRUB three times; the guest's update-grub and the rebuilt initramfs took effect; total $((SECONDS - t0)) s"
+echo "boot 4: power cut; vm_fsck, vm_rm and vm_exists work on the partition"
+echo "PASS: disk image booted through GRUB four times (one cut); the guest's update-grub and the rebuilt initramfs took effect; total $((SECONDS - t0)) s"

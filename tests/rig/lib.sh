@@ -22,6 +22,8 @@
 #             vm_last_shutdown LOG               -> reboot, poweroff, halt or panic
 #             rig_fs_spec IMAGE                  -> what debugfs/e2fsck/dumpe2fs open
 # Skips:      rig_skip REASON (exit 77)   rig_require_root   rig_require_tools TOOL...
+# Smoke tests: rig_smoke_begin NAME   (sets $work; at exit kills the VM on $image or the
+#             container $name, if either is set, and removes $work)   fail MESSAGE
 #
 # Every function prints what it does to stderr, and on failure an "rig: ERROR: …" line, and
 # returns non-zero; callers run with `set -euo pipefail`. Output meant for the caller (paths,
@@ -98,6 +100,23 @@ rig_abs() { # PATH -> absolute path (need not exist)
         *) printf '%s\n' "$PWD/$1" ;;
         esac
 }
+
+# rig_smoke_begin NAME: the work directory of one of the rig's smoke tests, $work, under
+# BUILD_DIR/rig. At exit (a timeout's TERM included) the VM on $image and the container
+# $name, when the test set them and they run, are stopped hard, and $work is removed
+# unless RIG_KEEP=1. fail MESSAGE ends the test.
+rig_smoke_begin() {
+        mkdir -p "$BUILD_DIR/rig"
+        work=$(mktemp -d "$BUILD_DIR/rig/${1:?rig_smoke_begin NAME}.XXXXXX")
+        trap rig_smoke_cleanup EXIT
+        trap 'exit 143' TERM INT
+}
+rig_smoke_cleanup() {
+        if [ -n "${image:-}" ] && vm_running "$image"; then vm_kill "$image"; fi
+        if [ -n "${name:-}" ] && ct_running "$name"; then ct_kill "$name"; fi
+        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+fail() { echo "FAIL: $*" >&2; exit 1; }
 
 rig_run_dir() { # where ct_*/vm_* keep pids and logs
         local d=${RIG_RUN_DIR:-$(rig_abs "$BUILD_DIR")/rig/run}

@@ -227,6 +227,8 @@ echo "hugepages: $(sed -n 's/^HugePages_Total: *//p' /proc/meminfo)"
 echo "reboot-unit: $(systemctl show -p ConditionResult --value dpuos-trim-reboot.service) $(systemctl show -p ActiveState --value dpuos-trim-reboot.service)"
 echo "cd-modules: $(grep -cE '^(sr_mod|cdrom) ' /proc/modules)"
 echo "modprobe-sr_mod: $(modprobe sr_mod >/dev/null 2>&1 && echo loaded || echo refused)"
+# The journal is persistent: what the reboot unit did in the boot before.
+echo "prev-reboot-unit: $(journalctl -b -1 -o cat -u dpuos-trim-reboot.service 2>/dev/null | grep -cE '^(Finished|dpuos-trim-reboot.service: Deactivated successfully)')"
 T
 chmod 755 "$root/rig/test.sh"
 if [ "$generic" = yes ]; then
@@ -331,7 +333,6 @@ fi
 if [ "$generic" = yes ]; then
         serial1=$(serial_of "$work/serial1.log")
         check "boot 1: the first boot ended in a reboot by itself ($shutdown1)" all [ "$poweroff1" = yes ] -- [ "$shutdown1" = reboot ]
-        check "boot 1: dpuos-trim-reboot.service made it" has_re 'Finished .{0,20}dpuos-trim-reboot' "$serial1"
         check "boot 1: the agent asked for it because of the kernel arguments" \
                 has_re 'The kernel arguments changed \(hugepages=64\)' "$serial1"
 else
@@ -416,6 +417,8 @@ if [ "$generic" = yes ]; then
         check "boot 2: the kernel runs with hugepages=64 ($(field cmdline))" has_re '(^| )hugepages=64( |$)' "$(field cmdline)"
         check "boot 2: GRUB booted it (BOOT_IMAGE= on the command line)" has_re '(^| )BOOT_IMAGE=' "$(field cmdline)"
         check "boot 2: 64 hugepages are reserved ($(field hugepages))" [ "$(field hugepages)" = 64 ]
+        check "boot 1's journal: dpuos-trim-reboot.service ran and made the reboot ($(field prev-reboot-unit))" \
+                [ "$(field prev-reboot-unit)" -ge 1 ]
         check "boot 2: dpuos-trim-reboot.service was skipped: no second reboot ($(field reboot-unit))" \
                 [ "$(field reboot-unit)" = "no inactive" ]
         check "boot 2: the CD-ROM's sr_mod and cdrom, which the untouched initramfs loads, are not loaded" \
@@ -481,6 +484,11 @@ if [ "$generic" = yes ]; then
         # The machine reboots (qemu runs with -no-reboot: the reboot ends it, and boot 3
         # starts it again), into an initramfs that the trimmed system rebuilt with
         # update-initramfs -u (vm_rebuild_initramfs): boot 3 starts from it.
+        verout="" veroutrc=""
+        ssh_try verout 'dpuos-trim --verify --only=kernel'
+        printf '%s\n' "$verout" | tail -n 4 | sed 's/^/  verify: /'
+        check "boot 2: dpuos-trim --verify --only=kernel finds the arguments configured and booted (exit $veroutrc)" \
+                [ "$veroutrc" = 0 ]
         revout="" revoutrc=""
         ssh_try revout 't0=$(date +%s%N); dpuos-trim --revert --only=kernel; rc=$?
                 echo "revert-ms: $((($(date +%s%N) - t0) / 1000000))"
@@ -530,6 +538,13 @@ if [ "$generic" = yes ]; then
         check "boot 3: the reverted argument is gone from /proc/cmdline ($(field cmdline))" \
                 all has_re '(^| )BOOT_IMAGE=' "$(field cmdline)" -- not has_re '(^| )hugepages=64( |$)' "$(field cmdline)"
         check "boot 3: no hugepages reserved ($(field hugepages))" [ "$(field hugepages)" = 0 ]
+        # The policy still asks for hugepages=64: --verify says the configuration and the
+        # running kernel both lack it.
+        verout="" veroutrc=""
+        ssh_try verout 'dpuos-trim --verify --only=kernel'
+        printf '%s\n' "$verout" | sed 's/^/  verify: /'
+        check "boot 3: --verify exits 3 and reports the drop-in missing and the running kernel without the argument" \
+                all [ "$veroutrc" = 3 ] -- has_re 'zz-dpuos-trim\.cfg +differs' "$verout" -- has_re '/proc/cmdline +not booted' "$verout"
         echo "boot 3: up after $((SECONDS - t_boot)) s; $(field services) services running, $(field modules) modules loaded"
 fi
 # Power off over SSH (the connection may drop before ssh returns); a VM that cannot be

@@ -108,6 +108,9 @@ int caps_drop_for_plan(const Context *ctx, const Plan *plan) {
          * packages keeps them all, as running dpkg or rpm by hand would. */
         if (kind_changes(plan, KIND_PACKAGES, 0, true))
                 return 0;
+        /* So do the distribution's initramfs and boot loader tools and their hooks. */
+        if (kind_changes(plan, KIND_MODULES, VERB_REBUILD, false) || kind_changes(plan, KIND_KERNEL, VERB_REBUILD, false))
+                return 0;
 
         /* Root owns what the agent writes (/etc, /var/lib/dpuos-trim); other owners' files
          * and directories are removed or traversed with the DAC overrides. */

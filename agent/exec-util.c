@@ -82,3 +82,13 @@ int spawn_capture_env(char * const *argv, char * const *env, bool merge, size_t 
         *ret_out = TAKE_PTR(buf);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+char *output_last_line(const char *out) {
+        _cleanup_free_ char *copy = xstrdup(strempty(out));
+        size_t n = strlen(copy);
+
+        while (n > 0 && (copy[n - 1] == '\n' || copy[n - 1] == ' ' || copy[n - 1] == '\t'))
+                copy[--n] = 0;
+        const char *l = strrchr(copy, '\n');
+        return xstrdup(l ? l + 1 : copy);
+}

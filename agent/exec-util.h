@@ -13,3 +13,7 @@ int spawn_capture(char * const *argv, size_t max, char **ret_out);
  * say why they refuse on stderr), and env (NULL-terminated "NAME=value" strings, or NULL)
  * added to the environment. */
 int spawn_capture_env(char * const *argv, char * const *env, bool merge, size_t max, char **ret_out);
+
+/* The last line of a tool's output that is not blank (a new string, "" for none): what a
+ * failure's reason quotes. */
+char *output_last_line(const char *out);

@@ -9,13 +9,16 @@
 #include "strv.h"
 
 /* The order of application. Units first, so that nothing masked starts while the rest
- * runs; the package managers' exclusions before the file removals, so that an update
+ * runs; each initramfs that carries a blacklisted module rebuilt once the blacklist is
+ * written; the package managers' exclusions before the file removals, so that an update
  * running meanwhile brings nothing back; files last, as the slowest and the least urgent,
  * and after them the module index of each kernel whose module files they removed.
  * A new kind is one line here and one Kind. */
 static const Executor * const executors[] = {
         &units_executor,
         &modules_executor,
+        &initramfs_executor,
+        &kernel_executor,
         &sysctl_executor,
         &sysfs_executor,
         &packages_executor,

@@ -20,7 +20,7 @@ typedef struct Executor {
         int (*apply)(Context *ctx, Plan *plan);
 } Executor;
 
-extern const Executor units_executor, modules_executor, sysctl_executor, sysfs_executor,
+extern const Executor units_executor, modules_executor, initramfs_executor, kernel_executor, sysctl_executor, sysfs_executor,
         packages_executor, exclusions_executor, files_executor, modindex_executor;
 
 /* Does a Remove= pattern of the files plan take this inode? For the executors of the files

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <libkmod.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -497,51 +496,6 @@ static void probe_unload(Context *ctx, Plan *plan) {
         probe_unused_dependencies(ctx, plan);
 }
 
-/* A blacklist in /etc/modprobe.d does not reach a module that the initramfs loads before
- * the root file system is mounted. */
-static void probe_initramfs(Context *ctx, Plan *plan) {
-        struct utsname u;
-        _cleanup_free_ char *image = NULL, *out = NULL;
-        const char *tool;
-
-        /* Listing an initramfs takes seconds on a slow core: only when a module that some
-         * kernel has is blacklisted. */
-        bool any = false;
-        for (size_t i = 0; i < plan->n_actions; i++) {
-                const Action *a = plan->actions[i];
-                any = any || (a->kind == KIND_MODULES && a->verb == VERB_BLACKLIST &&
-                              (a->state == STATE_CHANGE || a->state == STATE_UNCHANGED));
-        }
-        if (!any || uname(&u) < 0)
-                return;
-        image = xasprintf("/boot/initrd.img-%s", u.release);     /* initramfs-tools */
-        tool = "lsinitramfs";
-        if (access(image, R_OK) < 0) {
-                free(image);
-                image = xasprintf("/boot/initramfs-%s.img", u.release);  /* dracut */
-                tool = "lsinitrd";
-                if (access(image, R_OK) < 0)
-                        return;
-        }
-        if (spawn_capture((char *[]) { (char *) tool, image, NULL }, 64 * 1024 * 1024, &out) != 0)
-                return;
-
-        for (size_t i = 0; i < plan->n_actions; i++) {
-                Action *a = plan->actions[i];
-                if (a->kind != KIND_MODULES || a->verb != VERB_BLACKLIST ||
-                    (a->state != STATE_CHANGE && a->state != STATE_UNCHANGED))
-                        continue;
-                _cleanup_free_ char *dash = xstrdup(a->target);
-                for (char *c = dash; *c; c++)
-                        if (*c == '_')
-                                *c = '-';
-                _cleanup_free_ char *k1 = xasprintf("/%s.ko", a->target), *k2 = xasprintf("/%s.ko", dash);
-                if (strstr(out, k1) || strstr(out, k2))
-                        action_set_reason(a, "%s loads it before this blacklist is read: rebuild it "
-                                          "(update-initramfs -u, or dracut -f)", image);
-        }
-}
-
 /* The modprobe.d lines for every module the plan blacklists (new or already persisted). */
 static char **blacklist_lines(const Plan *plan) {
         char **lines = NULL;
@@ -639,9 +593,6 @@ static int modules_probe(Context *ctx, Plan *plan) {
 
         desired = blacklist_lines(plan);
         conffile_probe_stale(plan, KIND_MODULES, existing, desired);
-
-        if (!ctx->offline)
-                probe_initramfs(ctx, plan);
         return 0;
 }
 

@@ -11,6 +11,7 @@
 static const char * const kind_names[_KIND_MAX] = {
         [KIND_UNITS] = "units",
         [KIND_MODULES] = "modules",
+        [KIND_KERNEL] = "kernel",
         [KIND_SYSCTL] = "sysctl",
         [KIND_SYSFS] = "sysfs",
         [KIND_PACKAGES] = "packages",
@@ -28,6 +29,7 @@ static const char * const verb_names[_VERB_MAX] = {
         [VERB_RESTORE] = "restore",
         [VERB_EXCLUDE] = "exclude",
         [VERB_REBUILD] = "rebuild",
+        [VERB_REBOOT] = "reboot",
 };
 
 static const char * const state_names[_STATE_MAX] = {

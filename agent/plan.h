@@ -10,6 +10,7 @@
 typedef enum Kind {
         KIND_UNITS,
         KIND_MODULES,
+        KIND_KERNEL,       /* after the blacklist and its initramfs: a reboot it asks for takes both */
         KIND_SYSCTL,
         KIND_SYSFS,
         KIND_PACKAGES,     /* before files: file patterns see what the removed packages left */
@@ -27,7 +28,8 @@ typedef enum Verb {
         VERB_DROP,         /* a persisted entry or mask the policy no longer asks for */
         VERB_RESTORE,      /* put back the live value found before dpuos-trim changed it */
         VERB_EXCLUDE,      /* tell the package manager not to install removed files or packages again */
-        VERB_REBUILD,      /* regenerate what is derived from removed files (a kernel's module index) */
+        VERB_REBUILD,      /* regenerate what is derived (a module index, an initramfs, grub.cfg) */
+        VERB_REBOOT,       /* boot the configured kernel command line (the first boot's one reboot) */
         _VERB_MAX,
 } Verb;
 
@@ -88,6 +90,9 @@ typedef struct Context {
         bool offline;           /* --root: no D-Bus, no running kernel */
         bool dry_run;           /* stop just before each change */
         bool verify;            /* --verify: a dry run that must see the live state */
+        bool firstboot;         /* --firstboot: the first-boot service's run */
+        bool container;         /* the live system is a container: no kernel or initramfs of its own */
+        bool reboot;            /* the kernel kind asks the first boot to end in a reboot */
         unsigned kinds;         /* bit mask of Kind the run acts on */
         const Policy *policy;
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "fs-util.h"
+#include "cmdline.h"
 #include "glob.h"
 #include "macro.h"
 #include "json.h"
@@ -37,6 +38,7 @@ typedef enum Section {
         SECTION_SYSFS,
         SECTION_FILES,
         SECTION_PACKAGES,
+        SECTION_KERNEL,
 } Section;
 
 static const char * const section_names[] = {
@@ -47,6 +49,7 @@ static const char * const section_names[] = {
         [SECTION_SYSFS] = "Sysfs",
         [SECTION_FILES] = "Files",
         [SECTION_PACKAGES] = "Packages",
+        [SECTION_KERNEL] = "Kernel",
 };
 
 typedef struct Parser {
@@ -224,11 +227,11 @@ int file_pattern_check(const char *pattern, bool for_removal, const char **ret_w
         return why ? -EINVAL : 0;
 }
 
-typedef enum ListKind { LIST_UNIT, LIST_MODULE, LIST_FILE_REMOVE, LIST_FILE_KEEP, LIST_PACKAGE } ListKind;
+typedef enum ListKind { LIST_UNIT, LIST_MODULE, LIST_FILE_REMOVE, LIST_FILE_KEEP, LIST_PACKAGE, LIST_KERNEL } ListKind;
 
 typedef enum PolicyList {
         UNITS_MASK, UNITS_KEEP, MODULES_UNLOAD, MODULES_BLACKLIST, MODULES_KEEP, FILES_REMOVE, FILES_KEEP,
-        PACKAGES_REMOVE, PACKAGES_KEEP,
+        PACKAGES_REMOVE, PACKAGES_KEEP, KERNEL_ARGS, KERNEL_REMOVE,
         _POLICY_LIST_MAX,
 } PolicyList;
 
@@ -258,13 +261,82 @@ static char ***policy_list(Policy *p, PolicyList l) {
         case FILES_REMOVE:      return &p->file_remove;
         case FILES_KEEP:        return &p->file_keep;
         case PACKAGES_REMOVE:   return &p->package_remove;
+        case KERNEL_ARGS:       return &p->kernel_args;
+        case KERNEL_REMOVE:     return &p->kernel_remove;
         default:                return &p->package_keep;
         }
 }
 
 static ListKind list_kind(PolicyList l) {
         return l <= UNITS_KEEP ? LIST_UNIT : l <= MODULES_KEEP ? LIST_MODULE :
-               l == FILES_REMOVE ? LIST_FILE_REMOVE : l == FILES_KEEP ? LIST_FILE_KEEP : LIST_PACKAGE;
+               l == FILES_REMOVE ? LIST_FILE_REMOVE : l == FILES_KEEP ? LIST_FILE_KEEP :
+               l >= KERNEL_ARGS ? LIST_KERNEL : LIST_PACKAGE;
+}
+
+/* Why a word cannot be a kernel argument of the policy, or NULL. They are written into
+ * GRUB's shell defaults and boot loader entries, and the kernel splits at blanks. */
+static const char *kernel_argument_why(const char *w) {
+        if (!text_is_printable(w) || strpbrk(w, "\"'`$\\;&|<>(){}"))
+                return "has a quote, '$', '\\', or a character of shell syntax";
+        if (w[0] == '=' || w[0] == '-')
+                return "is not a kernel argument (NAME or NAME=VALUE)";
+        if (cmdline_key_protected(w))
+                return "is protected: the system finds its root and init by it";
+        if (startswith(w, "dpuos_trim") || startswith(w, "dpuos-trim"))
+                return "is dpuos-trim's own switch: it belongs on a boot's command line, not in its policy";
+        return NULL;
+}
+
+/* Checks one word of a list and adds it to words; false (said) when it is not valid. */
+static bool list_word(Parser *ps, PolicyList which, const char *key, const char *w, char ***words) {
+        ListKind kind = list_kind(which);
+        const char *why = NULL;
+
+        switch (kind) {
+        case LIST_UNIT:
+                if (!unit_name_is_valid(w, true)) {
+                        parser_error(ps, "%s=: '%s' is not a valid unit name or glob", key, w);
+                        return false;
+                }
+                /* A glob never matches a protected unit; a name is a mistake. */
+                if (streq(key, "Mask") && !string_is_glob(w) && (why = unit_name_protected(w))) {
+                        parser_error(ps, "%s=: '%s' is protected (%s) and is never masked", key, w, why);
+                        return false;
+                }
+                strv_extend(words, w);
+                break;
+        case LIST_MODULE:
+                if (!module_name_is_valid(w, true)) {
+                        parser_error(ps, "%s=: '%s' is not a valid module name or glob", key, w);
+                        return false;
+                }
+                strv_push(words, module_name_normalize(w));
+                break;
+        case LIST_FILE_REMOVE:
+        case LIST_FILE_KEEP:
+                if (file_pattern_check(w, kind == LIST_FILE_REMOVE, &why) < 0) {
+                        parser_error(ps, "%s=: '%s' %s", key, w, why);
+                        return false;
+                }
+                strv_extend(words, w);
+                break;
+        case LIST_PACKAGE:
+                if (!package_name_is_valid(w + (which == PACKAGES_REMOVE && w[0] == '-'), true)) {
+                        parser_error(ps, "%s=: '%s' is not a valid package name or glob", key, w);
+                        return false;
+                }
+                strv_extend(words, w);
+                break;
+        case LIST_KERNEL:
+                if ((why = kernel_argument_why(w))) {
+                        parser_error(ps, "%s=: '%s' %s", key, w, why);
+                        return false;
+                }
+                strv_extend(words, w);
+                break;
+        }
+
+        return true;
 }
 
 static void parse_list(Parser *ps, PolicyList which, const char *key, const char *value) {
@@ -287,8 +359,6 @@ static void parse_list(Parser *ps, PolicyList which, const char *key, const char
         }
 
         for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                const char *why = NULL;
-
                 if (++p->lists->n_words > POLICY_WORDS_MAX) {
                         if (p->lists->n_words == POLICY_WORDS_MAX + 1)
                                 parser_error(ps, "the policy has more than %d list entries", POLICY_WORDS_MAX);
@@ -297,49 +367,26 @@ static void parse_list(Parser *ps, PolicyList which, const char *key, const char
                         return;
                 }
 
-                switch (kind) {
-                case LIST_UNIT:
-                        if (!unit_name_is_valid(w, true)) {
-                                parser_error(ps, "%s=: '%s' is not a valid unit name or glob", key, w);
-                                return;
-                        }
-                        /* A glob never matches a protected unit; a name is a mistake. */
-                        if (streq(key, "Mask") && !string_is_glob(w) && (why = unit_name_protected(w))) {
-                                parser_error(ps, "%s=: '%s' is protected (%s) and is never masked", key, w, why);
-                                return;
-                        }
-                        strv_extend(&words, w);
-                        break;
-                case LIST_MODULE:
-                        if (!module_name_is_valid(w, true)) {
-                                parser_error(ps, "%s=: '%s' is not a valid module name or glob", key, w);
-                                return;
-                        }
-                        strv_push(&words, module_name_normalize(w));
-                        break;
-                case LIST_FILE_REMOVE:
-                case LIST_FILE_KEEP:
-                        if (file_pattern_check(w, kind == LIST_FILE_REMOVE, &why) < 0) {
-                                parser_error(ps, "%s=: '%s' %s", key, w, why);
-                                return;
-                        }
-                        strv_extend(&words, w);
-                        break;
-                case LIST_PACKAGE:
-                        if (!package_name_is_valid(w + (which == PACKAGES_REMOVE && w[0] == '-'), true)) {
-                                parser_error(ps, "%s=: '%s' is not a valid package name or glob", key, w);
-                                return;
-                        }
-                        strv_extend(&words, w);
-                        break;
-                }
+                if (!list_word(ps, which, key, w, &words))
+                        return;
         }
 
         for (size_t i = 0; words && words[i]; i++)
-                if (strset_put(&p->lists->seen[which], words[i]))
+                if (kind == LIST_KERNEL)
+                        /* Order and repeats count: hugepagesz=1G hugepages=4 hugepagesz=2M hugepages=4 */
+                        strv_push_counted(list, &p->lists->n[which], TAKE_PTR(words[i]));
+                else if (strset_put(&p->lists->seen[which], words[i]))
                         strv_push_counted(list, &p->lists->n[which], TAKE_PTR(words[i]));
                 else
                         free(TAKE_PTR(words[i]));
+}
+
+/* KEY=auto|no: *no is set for "no". */
+static void parse_auto_no(Parser *ps, bool *no, const char *key, const char *value) {
+        if (streq(value, "auto") || streq(value, "no"))
+                *no = streq(value, "no");
+        else
+                parser_error(ps, "%s=: '%s' is not 'auto' or 'no'", key, value);
 }
 
 static void parse_bool_key(Parser *ps, bool *b, const char *key, const char *value) {
@@ -492,6 +539,8 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         parse_list(ps, MODULES_BLACKLIST, key, value);
                 else if (streq(key, "Keep"))
                         parse_list(ps, MODULES_KEEP, key, value);
+                else if (streq(key, "RebuildInitramfs"))
+                        parse_auto_no(ps, &p->initramfs_no_rebuild, key, value);
                 else
                         break;
                 return 1;
@@ -508,6 +557,16 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         parse_list(ps, FILES_KEEP, key, value);
                 else if (streq(key, "PreventReinstall"))
                         parse_bool_key(ps, &p->file_prevent_reinstall, key, value);
+                else
+                        break;
+                return 1;
+        case SECTION_KERNEL:
+                if (streq(key, "Arguments"))
+                        parse_list(ps, KERNEL_ARGS, key, value);
+                else if (streq(key, "RemoveArguments"))
+                        parse_list(ps, KERNEL_REMOVE, key, value);
+                else if (streq(key, "Reboot"))
+                        parse_auto_no(ps, &p->kernel_reboot_no, key, value);
                 else
                         break;
                 return 1;
@@ -695,6 +754,15 @@ static int policy_check_merged(Policy *p) {
                         r = -EINVAL;
                 }
         }
+        /* The same argument to add and to remove: no edit could satisfy both. */
+        STRV_FOREACH(w, p->kernel_remove)
+                STRV_FOREACH(a, p->kernel_args)
+                        if (strchr(*w, '=') ? cmdline_same_word(*w, *a) : cmdline_same_key(*w, *a)) {
+                                strv_push(&p->errors, xasprintf("[Kernel]: '%s' of RemoveArguments= would remove '%s' of Arguments=",
+                                                                *w, *a));
+                                r = -EINVAL;
+                                break;
+                        }
         return r;
 }
 
@@ -784,6 +852,8 @@ void policy_done(Policy *p) {
         strv_free(p->module_unload);
         strv_free(p->module_blacklist);
         strv_free(p->module_keep);
+        strv_free(p->kernel_args);
+        strv_free(p->kernel_remove);
         for (size_t i = 0; i < p->n_sysctl; i++)
                 setting_free(&p->sysctl[i]);
         free(p->sysctl);

@@ -22,11 +22,16 @@ typedef struct Policy {
         char **module_unload;
         char **module_blacklist;
         char **module_keep;
+        bool initramfs_no_rebuild;     /* RebuildInitramfs=no */
 
         Setting *sysctl;
         size_t n_sysctl;
         Setting *sysfs;
         size_t n_sysfs;
+
+        char **kernel_args;            /* [Kernel] Arguments=: words, in order, repeats kept */
+        char **kernel_remove;          /* RemoveArguments= */
+        bool kernel_reboot_no;         /* Reboot=no */
 
         char **file_remove;
         char **file_keep;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "cmdline.h"
 #include "elf-deps.h"
 #include "fs-util.h"
 #include "glob.h"
@@ -165,8 +166,8 @@ static const char *hugepages_why(Context *ctx, uint64_t page_size, const char *v
 
         if (p->mem_total == 0 || page_size == 0)
                 return NULL;
-        keep = MAX(p->mem_total / 4, p->mem_total < (4ULL << 30) ? (1ULL << 30) : (2ULL << 30));
-        if (pages > (p->mem_total - MIN(keep, p->mem_total)) / page_size) {
+        keep = cmdline_memory_floor(p->mem_total);
+        if (pages > (p->mem_total - keep) / page_size) {
                 snprintf(why, sizeof why, "%" PRIu64 " hugepages of %" PRIu64 " KiB would leave less than %" PRIu64
                          " MiB of the %" PRIu64 " MiB to the system", pages, page_size >> 10, keep >> 20,
                          p->mem_total >> 20);

@@ -117,6 +117,8 @@ const char *drift_to_string(const Action *a) {
                 return "not excluded";
         case VERB_REBUILD:
                 return "stale";
+        case VERB_REBOOT:
+                return "not booted";
         default:
                 return "drifted";
         }

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "caps.h"
@@ -20,6 +21,8 @@
 
 #define ALL_KINDS ((1u << _KIND_MAX) - 1)
 #define STAMP_PATH "/etc/dpuos-trim/applied"
+/* dpuos-trim-reboot.service reboots once the boot has finished when this exists. */
+#define REBOOT_REQUEST "/run/dpuos-trim/reboot"
 
 static bool arg_dry_run = false;
 static bool arg_check = false;
@@ -37,7 +40,8 @@ static void help(void) {
         printf("Usage: dpuos-trim [OPTIONS]\n"
                "\n"
                "Trim an installed OS in place as its policy says: mask units, blacklist\n"
-               "modules, persist sysctl and /sys settings, remove packages and files.\n"
+               "modules, set kernel arguments, persist sysctl and /sys settings, remove\n"
+               "packages and files.\n"
                "\n"
                "Modes:\n"
                "     --dry-run        Print the plan; change nothing\n"
@@ -53,12 +57,13 @@ static void help(void) {
                "     --root=DIR       Operate offline on the OS tree at DIR\n"
                "     --policy=PATH    Use this policy file or directory instead of the search\n"
                "                      path (repeatable; earlier ones win a shared file name)\n"
-               "     --only=KINDS     Limit to some of units,modules,sysctl,sysfs,packages,\n"
-               "                      files\n"
+               "     --only=KINDS     Limit to some of units,modules,kernel,sysctl,sysfs,\n"
+               "                      packages,files\n"
                "     --firstboot      The first-boot service's mode: do nothing once the stamp\n"
                "                      /etc/dpuos-trim/applied exists, follow the kernel command\n"
-               "                      line (dpuos_trim=0|dry-run, dpuos_trim.policy=PATH), and\n"
-               "                      write the stamp after a run without failures\n"
+               "                      line (dpuos_trim=0|dry-run, dpuos_trim.policy=PATH),\n"
+               "                      write the stamp after a run without failures, and then\n"
+               "                      reboot once if the kernel arguments changed (Reboot=)\n"
                "     --json           Machine-readable output (plan, verify, report)\n"
                "  -v --verbose        Also print every action and debug messages\n"
                "  -q --quiet          Print only errors\n"
@@ -80,7 +85,7 @@ static int parse_only(const char *s) {
         for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
                 int k = kind_from_string(w);
                 if (k < 0)
-                        return log_error_errno(-EINVAL, "--only=: unknown kind '%s' (expected units, modules, sysctl, sysfs, packages, files)", w);
+                        return log_error_errno(-EINVAL, "--only=: unknown kind '%s' (expected units, modules, kernel, sysctl, sysfs, packages, files)", w);
                 kinds |= 1u << k;
         }
         if (kinds == 0)
@@ -229,6 +234,8 @@ static int open_root(Context *ctx, char **ret_root) {
                         return log_error_errno(negative_errno(), "Cannot open /: %m");
                 ctx->root_fd = fd;
                 ctx->offline = false;
+                /* systemd's PID 1 says so in a container (systemd-detect-virt --container). */
+                ctx->container = access("/run/systemd/container", F_OK) >= 0 || getenv("container");
                 *ret_root = xstrdup("/");
                 return 0;
         }
@@ -276,6 +283,7 @@ static int step_open(Run *r) {
         r->ctx.policy = &r->policy;
         r->ctx.kinds = arg_kinds;
         r->ctx.verify = arg_verify;
+        r->ctx.firstboot = arg_firstboot;
         r->ctx.dry_run = arg_dry_run || arg_verify;
 
         k = open_root(&r->ctx, &r->root);
@@ -415,8 +423,31 @@ static int mode_dry_run(Run *r, bool journal) {
         return t.n[OUTCOME_FAILED] > 0 || r->plan.errors ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
 }
 
-/* The record of an application: report.json, then (first boot, nothing failed) the stamp,
- * then the journal and the terminal, which also say when either could not be written. */
+/* The first boot's one reboot, into the kernel arguments it configured: asked for only
+ * after the stamp is written, so that the next boot does not run (or reboot) again. A run
+ * that failed asks for none: the next boot runs it again. */
+static void request_reboot(Run *r, bool ok) {
+        Action *a = plan_find_verb(&r->plan, KIND_KERNEL, VERB_REBOOT);
+        int k;
+
+        if (!r->ctx.reboot || !a)
+                return;
+        if (ok) {
+                (void) mkdir("/run/dpuos-trim", 0755);
+                k = write_file_atomic_in_root(r->ctx.root_fd, REBOOT_REQUEST, "", 0644);
+                if (k >= 0) {
+                        log_notice("The kernel arguments changed (%s): rebooting once the boot has finished.", strempty(a->value));
+                        return;
+                }
+                plan_add_error(&r->plan, "cannot ask for the reboot (%s): %s", REBOOT_REQUEST, strerror(-k));
+        }
+        a->outcome = OUTCOME_SKIPPED;
+        action_set_reason(a, "not rebooted: the run %s; the next boot has the arguments", ok ? "could not ask for it" : "failed");
+}
+
+/* The record of an application: report.json, then (first boot, nothing failed) the stamp
+ * and the reboot, then the journal and the terminal, which also say when any could not be
+ * written. */
 static int finish_apply(Run *r, bool stamp) {
         int k = report_write(&r->ctx, &r->plan, &r->info);
         if (k < 0)
@@ -427,6 +458,7 @@ static int finish_apply(Run *r, bool stamp) {
                 if (k < 0)
                         plan_add_error(&r->plan, "cannot write the stamp %s: %s", STAMP_PATH, owned_file_strerror(k));
         }
+        request_reboot(r, stamp && plan_exit_status(&r->plan) == EXIT_ALL_DONE);
         STRV_FOREACH(e, r->plan.errors)
                 log_error("%s", *e);
 
@@ -447,6 +479,8 @@ static void print_revert_notes(const Context *ctx) {
                 printf("Unmasked units are not started: start those you need, or reboot.\n");
         if (!ctx->offline && (ctx->kinds & (1u << KIND_MODULES)))
                 printf("Unloaded modules are not loaded again: the next boot (or modprobe) loads what the hardware needs.\n");
+        if (ctx->kinds & (1u << KIND_KERNEL))
+                printf("Kernel arguments taken back reach the kernel at the next boot.\n");
         if (ctx->offline && (ctx->kinds & ((1u << KIND_SYSCTL) | (1u << KIND_SYSFS))))
                 printf("Saved live values are restored only on the running system, not under --root.\n");
         if (ctx->kinds & (1u << KIND_PACKAGES))

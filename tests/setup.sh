@@ -13,6 +13,9 @@ packages=(
         strace
         # container and VM rigs
         mmdebstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
+        # the VM rig's disk images (vm_disk_image): sfdisk partitions them, grub-editenv
+        # sets the words GRUB adds to the kernel command line at each boot
+        fdisk grub-common
         # the brick test logs in to its VM over SSH
         openssh-client
         # the packaging test builds the openEuler package with rpmbuild; the package

@@ -60,21 +60,21 @@ complete_line "dpuos-trim --json --ver"
 expect_eq "--ver offers --verbose, --verify and --version" "$(lines --verbose --verify --version)" "$REPLY"
 
 complete_line "dpuos-trim --only="
-expect_eq "--only= lists the six kinds" "$(lines units modules sysctl sysfs packages files)" "$REPLY"
+expect_eq "--only= lists the seven kinds" "$(lines units modules kernel sysctl sysfs packages files)" "$REPLY"
 complete_line "dpuos-trim --only=sys"
 expect_eq "--only=sys offers sysctl and sysfs" "$(lines sysctl sysfs)" "$REPLY"
 complete_line "dpuos-trim --only=units,"
-expect_eq "--only=units, goes on with the other five kinds" \
-        "$(lines units,modules units,sysctl units,sysfs units,packages units,files)" "$REPLY"
+expect_eq "--only=units, goes on with the other six kinds" \
+        "$(lines units,modules units,kernel units,sysctl units,sysfs units,packages units,files)" "$REPLY"
 complete_line "dpuos-trim --only=units,sysfs,f"
 expect_eq "--only=units,sysfs,f completes the third kind" "units,sysfs,files" "$REPLY"
-complete_line "dpuos-trim --only=units,modules,sysctl,sysfs,packages,files,"
+complete_line "dpuos-trim --only=units,modules,kernel,sysctl,sysfs,packages,files,"
 expect_eq "--only= with every kind offers nothing more" "" "$REPLY"
 complete_line "dpuos-trim --only=files,u"
 expect_eq "--only=files,u completes units" "files,units" "$REPLY"
 complete_line "dpuos-trim --only "
 expect_eq "--only KINDS (a separate argument) lists the kinds" \
-        "$(lines units modules sysctl sysfs packages files)" "$REPLY"
+        "$(lines units modules kernel sysctl sysfs packages files)" "$REPLY"
 expect "the kinds get no space after them, for a comma" grep -q nospace <<<"$COMPOPTS"
 WHOLE=1
 complete_line "dpuos-trim --only=units,s"

@@ -14,16 +14,7 @@ rig_require_root
 rig_require_tools mmdebstrap systemd-nspawn nsenter pgrep meson
 
 name=rig-smoke-$$
-mkdir -p "$BUILD_DIR/rig"
-work=$(mktemp -d "$BUILD_DIR/rig/ct-smoke.XXXXXX")
-cleanup() {
-        ct_running "$name" && ct_kill "$name"
-        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT   # so that a timeout still runs cleanup
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
+rig_smoke_begin ct-smoke
 
 t0=$SECONDS
 rig_new_root "$BUILD_DIR" "$work/root"

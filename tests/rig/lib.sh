@@ -13,24 +13,28 @@
 # Container:  ct_start NAME ROOTDIR [NSPAWN_ARG...]   ct_wait NAME [TIMEOUT]
 #             ct_exec NAME CMD...   ct_stop NAME [TIMEOUT]   ct_kill NAME
 #             ct_leader NAME   ct_log NAME   ct_running NAME
-# VM:         vm_image ROOTDIR IMAGE [SIZE_MB]
+# VM:         vm_image ROOTDIR IMAGE [SIZE_MB]     vm_disk_image ROOTDIR IMAGE [SIZE_MB]
 #             vm_boot IMAGE LOG [CMDLINE...]      (start + wait; fails on timeout)
 #             vm_start IMAGE LOG [CMDLINE...]     vm_wait IMAGE [TIMEOUT]
 #             vm_wait_log LOG REGEX [TIMEOUT]     vm_kill IMAGE   vm_running IMAGE
 #             vm_read IMAGE PATH   vm_put IMAGE SRC PATH [MODE]   vm_rm IMAGE PATH
-#             vm_exists IMAGE PATH   vm_fsck IMAGE
+#             vm_exists IMAGE PATH   vm_fsck IMAGE   vm_rebuild_initramfs IMAGE LOG
+#             vm_last_shutdown LOG               -> reboot, poweroff, halt or panic
+#             rig_fs_spec IMAGE                  -> what debugfs/e2fsck/dumpe2fs open
 # Skips:      rig_skip REASON (exit 77)   rig_require_root   rig_require_tools TOOL...
+# Smoke tests: rig_smoke_begin NAME   (sets $work; at exit kills the VM on $image or the
+#             container $name, if either is set, and removes $work)   fail MESSAGE
 #
 # Every function prints what it does to stderr, and on failure an "rig: ERROR: …" line, and
 # returns non-zero; callers run with `set -euo pipefail`. Output meant for the caller (paths,
 # file contents, command output) goes to stdout.
 #
 # The root (see root-setup.sh): Debian 12 minbase + RIG_PACKAGES below, the cloud kernel
-# with an initramfs (MODULES=most, fsck.ext4), /etc/fstab for /dev/vda, hostname "rig",
-# root logged in automatically on ttyS0, a systemd-networkd configuration for DHCP on
-# en*/eth* (networkd disabled: rig_enable_network enables it in a copy), sshd (root by key
-# only, no key installed), an empty /etc/machine-id (every copy boots as a first boot),
-# persistent journal, and rig-test.service (see the VM section).
+# with an initramfs (MODULES=most, fsck.ext4), /etc/fstab for /dev/vda (a disk image's copy:
+# by UUID), hostname "rig", root logged in automatically on ttyS0, a systemd-networkd
+# configuration for DHCP on en*/eth* (networkd disabled: rig_enable_network enables it in a
+# copy), sshd (root by key only, no key installed), an empty /etc/machine-id (every copy
+# boots as a first boot), persistent journal, and rig-test.service (see the VM section).
 #
 # Environment: BUILD_DIR (default: the source tree's build/), RIG_RUN_DIR (pid files and
 # container consoles; default BUILD_DIR/rig/run), RIG_NSPAWN_ARGS and RIG_QEMU_ARGS (extra
@@ -96,6 +100,23 @@ rig_abs() { # PATH -> absolute path (need not exist)
         *) printf '%s\n' "$PWD/$1" ;;
         esac
 }
+
+# rig_smoke_begin NAME: the work directory of one of the rig's smoke tests, $work, under
+# BUILD_DIR/rig. At exit (a timeout's TERM included) the VM on $image and the container
+# $name, when the test set them and they run, are stopped hard, and $work is removed
+# unless RIG_KEEP=1. fail MESSAGE ends the test.
+rig_smoke_begin() {
+        mkdir -p "$BUILD_DIR/rig"
+        work=$(mktemp -d "$BUILD_DIR/rig/${1:?rig_smoke_begin NAME}.XXXXXX")
+        trap rig_smoke_cleanup EXIT
+        trap 'exit 143' TERM INT
+}
+rig_smoke_cleanup() {
+        if [ -n "${image:-}" ] && vm_running "$image"; then vm_kill "$image"; fi
+        if [ -n "${name:-}" ] && ct_running "$name"; then ct_kill "$name"; fi
+        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+fail() { echo "FAIL: $*" >&2; exit 1; }
 
 rig_run_dir() { # where ct_*/vm_* keep pids and logs
         local d=${RIG_RUN_DIR:-$(rig_abs "$BUILD_DIR")/rig/run}
@@ -468,7 +489,9 @@ ct_kill() {
 # The image is IMAGE; vm_image puts the kernel and initrd next to it (IMAGE.vmlinuz,
 # IMAGE.initrd) and vm_start keeps qemu's pid in IMAGE.pid. The serial console (ttyS0,
 # /dev/console in the guest) goes to LOG. The guest never reboots: a reboot or a kernel
-# panic ends qemu (-no-reboot, panic=-1), so a test boots again with another vm_boot.
+# panic ends qemu (-no-reboot, panic=-1), so a test boots again with another vm_boot;
+# vm_last_shutdown tells from the serial log whether the guest rebooted or powered off.
+# vm_disk_image makes a disk image instead, booted from its disk through GRUB (see there).
 # RIG_QEMU_ARGS adds qemu arguments (word-split), RIG_VM_TIMEOUT is vm_boot's timeout.
 #
 # At every boot rig-test.service (in the root, see root-setup.sh) waits until the boot has
@@ -496,7 +519,7 @@ vm_image() {
                 size=$((used * 13 / 10 + 512))
         fi
         rig_log "vm image: $image (${size} MiB ext4 from $root, kernel $kver)"
-        rm -f "$image" "$image.pid"
+        rm -f "$image" "$image.pid" "$image.disk"
         truncate -s "${size}M" "$image" || rig_err "vm_image: cannot create $image" || return
         # Enough inodes for trees with many small files (ext4's default ratio is one per 16 KiB).
         inodes=$(($(find "$root" -xdev | wc -l) * 3 / 2 + 16384))
@@ -504,6 +527,167 @@ vm_image() {
                 rig_err "vm_image: mkfs.ext4 -d $root $image failed" || return
         cp "$root/boot/vmlinuz-$kver" "$image.vmlinuz" && cp "$root/boot/initrd.img-$kver" "$image.initrd" ||
                 rig_err "vm_image: cannot copy the kernel and initrd next to $image" || return
+}
+
+# A disk image (vm_disk_image) is booted from its disk by GRUB: an MBR partition table and one
+# ext4 partition from RIG_DISK_OFFSET (1 MiB, where partitioning tools start the first one).
+# IMAGE.disk marks it; it has no IMAGE.vmlinuz and IMAGE.initrd, since GRUB loads the
+# kernel and the initramfs from /boot in the partition: what update-grub and
+# update-initramfs wrote there in the guest is what the next boot gets. vm_start passes its
+# CMDLINE words through the variable rig_cmdline in the partition's /boot/grub/grubenv,
+# which the rig's drop-in /etc/default/grub.d/00-rig.cfg adds to every kernel command line.
+RIG_DISK_OFFSET=1048576
+
+# rig_is_disk IMAGE: true if vm_disk_image made IMAGE.
+rig_is_disk() { [ -f "${1:?rig_is_disk IMAGE}.disk" ]; }
+
+# rig_fs_spec IMAGE: the file system debugfs, e2fsck and dumpe2fs open for IMAGE: the image
+# itself, or a disk image's partition as IMAGE?offset=BYTES (their unix I/O manager's syntax).
+rig_fs_spec() {
+        local image=${1:?rig_fs_spec IMAGE}
+        if rig_is_disk "$image"; then
+                printf '%s?offset=%s\n' "$image" "$RIG_DISK_OFFSET"
+        else
+                printf '%s\n' "$image"
+        fi
+}
+
+# vm_disk_image ROOTDIR IMAGE [SIZE_MB]: a raw disk that boots through GRUB (grub-pc, BIOS):
+# an MBR partition table with one ext4 partition at 1 MiB (label rig-root, SIZE_MB or sized
+# as vm_image sizes its image) filled from ROOTDIR with mkfs.ext4 -d (no mount), then GRUB
+# installed by the root's own grub-install and update-grub (rig_disk_grub). The partition's
+# copy of the root differs from ROOTDIR in three files: /etc/fstab mounts / by the
+# partition's UUID, /etc/default/grub.d/00-rig.cfg gives the kernel what vm_start's -append
+# gives it (console=ttyS0 panic=-1 rw) and $rig_cmdline, sends GRUB's own output to the
+# serial port and skips the menu, and kdump-tools's drop-in (crashkernel=) is emptied, so
+# that the VM's 2 GiB are not cut for a crash kernel. ROOTDIR must have grub-pc
+# (RIG_IMAGE=generic has it).
+vm_disk_image() {
+        local root=${1:?vm_disk_image ROOTDIR IMAGE [SIZE_MB]} image=${2:?vm_disk_image ROOTDIR IMAGE [SIZE_MB]} size=${3:-} used kver inodes
+        [ -x "$root/usr/sbin/grub-install" ] && [ -x "$root/usr/sbin/update-grub" ] && [ -d "$root/usr/lib/grub/i386-pc" ] ||
+                rig_err "vm_disk_image: $root has no grub-pc (grub-install, update-grub, /usr/lib/grub/i386-pc; RIG_IMAGE=generic has it)" || return
+        PATH=$PATH:/usr/sbin:/sbin command -v sfdisk >/dev/null || rig_err "vm_disk_image: sfdisk is not installed (package fdisk)" || return
+        command -v grub-editenv >/dev/null || rig_err "vm_disk_image: grub-editenv is not installed (package grub-common)" || return
+        kver=$(ls "$root/lib/modules" 2>/dev/null | sort -V | tail -n1)
+        [ -n "$kver" ] && [ -f "$root/boot/vmlinuz-$kver" ] && [ -f "$root/boot/initrd.img-$kver" ] ||
+                rig_err "vm_disk_image: $root/boot has no vmlinuz and initrd.img for kernel '${kver:-none}'" || return
+        if [ -z "$size" ]; then
+                used=$(du -sxm "$root" | cut -f1) || rig_err "vm_disk_image: cannot measure $root" || return
+                size=$((used * 13 / 10 + 512))
+        fi
+        rig_log "vm disk image: $image (MBR, ${size} MiB ext4 partition from $root, GRUB, kernel $kver)"
+        rm -f "$image" "$image.pid" "$image.disk" "$image.vmlinuz" "$image.initrd"
+        truncate -s "$((size + RIG_DISK_OFFSET / 1048576))M" "$image" || rig_err "vm_disk_image: cannot create $image" || return
+        printf 'label: dos\nstart=%s, type=83, bootable\n' "$((RIG_DISK_OFFSET / 512))" |
+                PATH=$PATH:/usr/sbin:/sbin sfdisk -q "$image" >&2 || rig_err "vm_disk_image: sfdisk cannot partition $image" || return
+        inodes=$(($(find "$root" -xdev | wc -l) * 3 / 2 + 16384))
+        PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -L rig-root -N "$inodes" -E offset="$RIG_DISK_OFFSET" -d "$root" "$image" "${size}M" >&2 ||
+                rig_err "vm_disk_image: mkfs.ext4 -d $root into the partition of $image failed" || return
+        rig_disk_grub "$image" "$size" || return
+        echo "offset=$RIG_DISK_OFFSET" >"$image.disk" || rig_err "vm_disk_image: cannot write $image.disk" || return
+}
+
+# rig_disk_grub IMAGE SIZE_MB: vm_disk_image's second half. Loop devices here get no
+# partition nodes (losetup -P makes none), so the whole disk has one loop device, for
+# grub-install, and the partition another (at its offset), mounted; grub-install (with
+# part_msdos and ext2 in its core image: the partition's device looks like a disk of its own
+# to it, so its core image finds /boot/grub by UUID) and update-grub run in a chroot of it.
+# Its /dev gets, for that while, the two loop devices and the /dev/disk/by-uuid link without
+# which update-grub writes root=/dev/loopN instead of root=UUID= (in the root's own /dev, not
+# a mount on it: update-grub would take a mount there for the file system of a loop
+# device's backing file and boot through GRUB's loopback). update-grub writes no menu entry
+# at all for a root on /dev/loop[0-9] backed by a file (it asks losetup for the backing
+# device), so for that run the chroot's losetup is shadowed by a bind mount of a script
+# that names /dev/vda1, the guest's partition. Everything is undone after.
+rig_disk_grub() {
+        local image=$1 size=$2 disk part mnt uuid rc=0 m
+        disk=$(losetup -f --show "$image") || rig_err "vm_disk_image: no loop device for $image" || return
+        part=$(losetup -f --show -o "$RIG_DISK_OFFSET" --sizelimit "$((size * 1048576))" "$image") ||
+                { losetup -d "$disk"; rig_err "vm_disk_image: no loop device for the partition of $image"; return 1; }
+        uuid=$(PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$part" 2>/dev/null | sed -n 's/^Filesystem UUID: *//p')
+        mnt=$(mktemp -d "$(dirname "$image")/disk.XXXXXX") || rc=1
+        if [ "$rc" = 0 ] && [ -n "$uuid" ] && mount "$part" "$mnt"; then
+                rig_disk_grub_in "$mnt" "$disk" "$part" "$uuid" || rc=1
+                for m in usr/sbin/losetup sys proc; do
+                        if mountpoint -q "$mnt/$m"; then umount "$mnt/$m" || umount -l "$mnt/$m" || rc=1; fi
+                done
+                rm -f "$mnt$disk" "$mnt$part" "$mnt/dev/.rig-losetup" || rc=1
+                # /dev/mapper: libdevmapper (in grub-probe) makes it with its control node
+                [ ! -L "$mnt/dev/disk/by-uuid/$uuid" ] || rm -rf "$mnt/dev/disk" "$mnt/dev/mapper" || rc=1
+                umount "$mnt" || { umount -l "$mnt"; rc=1; }
+        else
+                rig_err "vm_disk_image: cannot mount the partition of $image ($part, UUID '${uuid}')" || rc=1
+        fi
+        [ -z "$mnt" ] || rmdir "$mnt" || rc=1
+        losetup -d "$part" || rc=1
+        losetup -d "$disk" || rc=1
+        return "$rc"
+}
+
+# rig_disk_grub_in MNT DISK PART UUID: the rig's files in the mounted partition, then GRUB.
+rig_disk_grub_in() {
+        local mnt=$1 disk=$2 part=$3 uuid=$4 dev
+        printf '# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=%s / ext4 rw,errors=remount-ro 0 1\n' "$uuid" \
+                >"$mnt/etc/fstab" || rig_err "vm_disk_image: cannot write /etc/fstab" || return
+        mkdir -p "$mnt/etc/default/grub.d" || return
+        cat >"$mnt/etc/default/grub.d/00-rig.cfg" <<'EOF' || rig_err "vm_disk_image: cannot write 00-rig.cfg" || return
+# The test rig's disk image (vm_disk_image in tests/rig/lib.sh): the kernel's console on the
+# serial port, a panic ends the VM, / read-write from the start (as the rig's -kernel boots
+# have them), and the words the rig passes for one boot: GRUB expands $rig_cmdline, which
+# it loads from /boot/grub/grubenv. GRUB itself talks on the serial port, without a menu.
+GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0 panic=-1 rw \$rig_cmdline"
+GRUB_TIMEOUT=0
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+EOF
+        if [ -e "$mnt/etc/default/grub.d/kdump-tools.cfg" ]; then
+                echo '# Emptied by the test rig (vm_disk_image): no crashkernel= reservation in its 2 GiB VM' \
+                        >"$mnt/etc/default/grub.d/kdump-tools.cfg" || return
+        fi
+        [ ! -e "$mnt/dev/disk" ] && [ ! -e "$mnt/dev/mapper" ] && [ -c "$mnt/dev/null" ] ||
+                rig_err "vm_disk_image: the root's /dev has disk/ or mapper/, or lacks null: not a fresh root" || return
+        for dev in "$disk" "$part"; do
+                cp -a "$dev" "$mnt/dev/" || rig_err "vm_disk_image: cannot make $dev in the chroot" || return
+        done
+        mkdir -p "$mnt/dev/disk/by-uuid" && ln -s "../../${part#/dev/}" "$mnt/dev/disk/by-uuid/$uuid" || return
+        mount --bind /proc "$mnt/proc" && mount --bind /sys "$mnt/sys" ||
+                rig_err "vm_disk_image: cannot bind /proc and /sys into the chroot" || return
+        PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$mnt" grub-install --target=i386-pc --modules='part_msdos ext2' "$disk" >&2 ||
+                rig_err "vm_disk_image: grub-install --target=i386-pc $disk failed (its messages above)" || return
+        printf '#!/bin/sh\necho "%s: [0]:0 (/dev/vda1)"\n' "$part" >"$mnt/dev/.rig-losetup" &&
+                chmod 755 "$mnt/dev/.rig-losetup" && mount --bind "$mnt/dev/.rig-losetup" "$mnt/usr/sbin/losetup" ||
+                rig_err "vm_disk_image: cannot shadow losetup in the chroot" || return
+        PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$mnt" update-grub >&2 ||
+                rig_err "vm_disk_image: update-grub failed (its messages above)" || return
+        umount "$mnt/usr/sbin/losetup" || rig_err "vm_disk_image: cannot unmount the chroot's losetup" || return
+        # shellcheck disable=SC2016 # GRUB's variable, literally
+        grep -q "root=UUID=$uuid " "$mnt/boot/grub/grub.cfg" && grep -qF ' $rig_cmdline' "$mnt/boot/grub/grub.cfg" ||
+                rig_err "vm_disk_image: the generated grub.cfg does not boot root=UUID=$uuid with \$rig_cmdline" || return
+        [ -f "$mnt/boot/grub/grubenv" ] || grub-editenv "$mnt/boot/grub/grubenv" create ||
+                rig_err "vm_disk_image: cannot create /boot/grub/grubenv" || return
+}
+
+# rig_disk_cmdline IMAGE WORDS: sets rig_cmdline=WORDS in a disk image's /boot/grub/grubenv
+# (read with debugfs, changed with the host's grub-editenv, which keeps the 1024-byte block
+# GRUB reads, written back with vm_put). Only a change is written, so that a boot after
+# vm_kill with the same words needs no vm_fsck first.
+rig_disk_cmdline() {
+        local image=$1 words=$2 tmp cur rc=0
+        command -v grub-editenv >/dev/null || rig_err "vm_start: grub-editenv is not installed (package grub-common)" || return
+        tmp=$(mktemp "$image.grubenv.XXXXXX") || return
+        rig_debugfs -R "dump /boot/grub/grubenv \"$tmp\"" "$(rig_fs_spec "$image")" >/dev/null 2>&1
+        if [ "$(stat -c %s "$tmp")" != 1024 ]; then
+                rm -f "$tmp"
+                rig_err "vm_start: $image has no 1024-byte /boot/grub/grubenv (not made by vm_disk_image?)"
+                return 1
+        fi
+        cur=$(grub-editenv "$tmp" list | sed -n 's/^rig_cmdline=//p')
+        if [ "$cur" != "$words" ]; then
+                rig_log "vm: grubenv of $image: rig_cmdline=$words"
+                grub-editenv "$tmp" set "rig_cmdline=$words" && vm_put "$image" "$tmp" /boot/grub/grubenv 0644 || rc=1
+        fi
+        rm -f "$tmp"
+        [ "$rc" = 0 ] || rig_err "vm_start: cannot set rig_cmdline in /boot/grub/grubenv of $image (after vm_kill: vm_fsck first)" || return
 }
 
 # rig_generic_hardware DIR: adds to RIG_QEMU_ARGS what a server board shows the kernel,
@@ -530,11 +714,13 @@ vm_running() { # IMAGE -> true while its qemu runs
         pid=$(cat "$1.pid") && rig_pid_alive "$pid"
 }
 
-# vm_start IMAGE LOG [CMDLINE...]: starts qemu in the background; returns at once.
+# vm_start IMAGE LOG [CMDLINE...]: starts qemu in the background; returns at once. An image
+# from vm_image boots its IMAGE.vmlinuz and IMAGE.initrd with CMDLINE appended, a disk image
+# (vm_disk_image) boots from its disk through GRUB, CMDLINE set in its grubenv.
 vm_start() {
         local image=${1:?vm_start IMAGE LOG [CMDLINE...]} log=${2:?vm_start IMAGE LOG [CMDLINE...]}
         shift 2
-        local extra=() pid nic=user,model=virtio-net-pci
+        local extra=() boot=() pid nic=user,model=virtio-net-pci
         command -v qemu-system-x86_64 >/dev/null || rig_err "qemu-system-x86_64 is not installed (package qemu-system-x86)" || return
         if [ -n "${RIG_VM_HOSTFWD:-}" ]; then
                 [[ $RIG_VM_HOSTFWD =~ ^[1-9][0-9]{0,4}$ ]] && [ "$RIG_VM_HOSTFWD" -le 65535 ] ||
@@ -542,11 +728,19 @@ vm_start() {
                 nic+=",hostfwd=tcp:127.0.0.1:$RIG_VM_HOSTFWD-:22"
         fi
         [ -f "$image" ] || rig_err "vm_start: no image $image (vm_image first)" || return
-        [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ] ||
+        rig_is_disk "$image" || { [ -f "$image.vmlinuz" ] && [ -f "$image.initrd" ]; } ||
                 rig_err "vm_start: no $image.vmlinuz / $image.initrd next to the image (made by vm_image)" || return
         if vm_running "$image"; then
                 rig_err "vm_start: a VM already runs on $image (pid $(cat "$image.pid"))"
                 return 1
+        fi
+        if rig_is_disk "$image"; then
+                rig_disk_cmdline "$image" "$*" || return
+                boot=(-drive "file=$image,if=none,id=rigdisk,format=raw" -device "virtio-blk-pci,drive=rigdisk,bootindex=0")
+        else
+                boot=(-kernel "$image.vmlinuz" -initrd "$image.initrd"
+                        -append "root=/dev/vda rw console=ttyS0 panic=-1 $*"
+                        -drive "file=$image,if=virtio,format=raw")
         fi
         # Words over any number of lines (read stops at the first newline without -d '').
         read -r -d '' -a extra <<<"${RIG_QEMU_ARGS:-}" || true
@@ -554,9 +748,7 @@ vm_start() {
         rig_log "vm: booting $image (serial: $log${RIG_VM_HOSTFWD:+; ssh: 127.0.0.1:$RIG_VM_HOSTFWD})"
         qemu-system-x86_64 -machine q35 -accel tcg -m 2048 -smp 2 \
                 -display none -monitor none -serial "file:$log" -no-reboot \
-                -kernel "$image.vmlinuz" -initrd "$image.initrd" \
-                -append "root=/dev/vda rw console=ttyS0 panic=-1 $*" \
-                -drive "file=$image,if=virtio,format=raw" \
+                "${boot[@]}" \
                 -device virtio-rng-pci -nic "$nic" \
                 "${extra[@]}" </dev/null >"$log.qemu" 2>&1 &
         pid=$!
@@ -588,8 +780,9 @@ vm_wait() {
         rm -f "$image.pid"
 }
 
-# vm_boot IMAGE LOG [CMDLINE...]: boots and waits until the guest powers off
-# (RIG_VM_TIMEOUT, default 300 s). Prints the seconds it took.
+# vm_boot IMAGE LOG [CMDLINE...]: boots and waits until the guest powers off or reboots
+# (RIG_VM_TIMEOUT, default 300 s). Prints the seconds it took; vm_last_shutdown LOG tells
+# which of the two it was.
 vm_boot() {
         local image=${1:?vm_boot IMAGE LOG [CMDLINE...]} log=${2:?vm_boot IMAGE LOG [CMDLINE...]} t0=$SECONDS
         vm_start "$@" || return
@@ -598,8 +791,26 @@ vm_boot() {
                 rig_err "vm: the boot of $image did not finish (serial log above: $log)"
                 return 1
         fi
-        rig_log "vm: $image powered off after $((SECONDS - t0)) s"
+        rig_log "vm: $image stopped ($(vm_last_shutdown "$log" || true)) after $((SECONDS - t0)) s"
         echo "$((SECONDS - t0))"
+}
+
+# vm_last_shutdown LOG: how the guest of a finished boot went down, from the kernel's last
+# such words on its serial console: "reboot" (reboot: Restarting system; -no-reboot makes
+# qemu exit there, so the next vm_boot is the guest's next boot), "poweroff" (reboot: Power
+# down), "halt" or "panic". Prints "none" and fails when the log has none of them (qemu
+# killed, a timeout, or a guest that silenced its console: the kernel prints these at
+# KERN_EMERG, which even quiet lets through, but kernel.printk = 0 does not).
+vm_last_shutdown() {
+        local log=${1:?vm_last_shutdown LOG} last
+        last=$(grep -aoE 'reboot: (Restarting system|Power down|System halted)|Kernel panic - not syncing' "$log" 2>/dev/null | tail -n1) || true
+        case $last in
+        *Restarting*) echo reboot ;;
+        *Power*) echo poweroff ;;
+        *halted*) echo halt ;;
+        Kernel*) echo panic ;;
+        *) echo none; return 1 ;;
+        esac
 }
 
 # vm_wait_log LOG REGEX [TIMEOUT=300]: waits until the serial log has a line matching REGEX
@@ -639,7 +850,7 @@ rig_debugfs() { PATH=$PATH:/usr/sbin:/sbin debugfs "$@"; }
 vm_exists() {
         local image=${1:?vm_exists IMAGE PATH} path=${2:?vm_exists IMAGE PATH}
         rig_vm_idle "$image" || return
-        rig_debugfs -R "stat \"$path\"" "$image" 2>&1 | grep -q '^Inode:'
+        rig_debugfs -R "stat \"$path\"" "$(rig_fs_spec "$image")" 2>&1 | grep -q '^Inode:'
 }
 
 # vm_read IMAGE PATH: prints the file PATH of the image (debugfs, no mount). Note that after
@@ -648,16 +859,26 @@ vm_read() {
         local image=${1:?vm_read IMAGE PATH} path=${2:?vm_read IMAGE PATH}
         rig_vm_idle "$image" || return
         vm_exists "$image" "$path" || rig_err "vm_read: $path does not exist in $image" || return
-        rig_debugfs -R "cat \"$path\"" "$image" 2>/dev/null ||
+        rig_debugfs -R "cat \"$path\"" "$(rig_fs_spec "$image")" 2>/dev/null ||
                 rig_err "vm_read: debugfs cannot read $path from $image" || return
 }
 
 # vm_fsck IMAGE: e2fsck -fy on the host, which replays the journal after vm_kill (what the
 # initramfs would do at the next boot), so that vm_read sees the last state and vm_put works.
+# A disk image's partition is checked through a loop device at its offset: e2fsck opens
+# IMAGE?offset= (rig_fs_spec), but after replaying the journal it re-opens the file system
+# without the offset and stops ("Bad magic number in super-block while trying to re-open").
 vm_fsck() {
-        local image=${1:?vm_fsck IMAGE} rc=0
+        local image=${1:?vm_fsck IMAGE} rc=0 dev
         rig_vm_idle "$image" || return
-        PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$image" >&2 || rc=$?
+        if rig_is_disk "$image"; then
+                dev=$(losetup -f --show -o "$RIG_DISK_OFFSET" "$image") ||
+                        rig_err "vm_fsck: no loop device for the partition of $image" || return
+                PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$dev" >&2 || rc=$?
+                losetup -d "$dev" || rig_err "vm_fsck: cannot detach $dev" || return
+        else
+                PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$(rig_fs_spec "$image")" >&2 || rc=$?
+        fi
         # 0: clean, 1: errors corrected (a journal replay counts), others: not fixed
         [ "$rc" -le 1 ] || rig_err "vm_fsck: e2fsck -fy $image exited $rc" || return
 }
@@ -665,19 +886,26 @@ vm_fsck() {
 # vm_rebuild_initramfs IMAGE LOG: rebuilds the initramfs of the image's kernel as the
 # system in it would (update-initramfs -u, in its own userspace: systemd-nspawn on the
 # host, since under TCG it would take minutes) and makes it the one the next vm_start
-# boots (IMAGE.initrd). The image must be idle and clean (vm_fsck after vm_kill). Prints
+# boots (IMAGE.initrd; a disk image's GRUB boots the new /boot/initrd.img itself). The image
+# must be idle and clean (vm_fsck after vm_kill). Prints
 # "KVER OLD-SHA256 NEW-SHA256 SECONDS"; fails if update-initramfs fails (its output: LOG).
 vm_rebuild_initramfs() {
         local image=${1:?vm_rebuild_initramfs IMAGE LOG} log=${2:?vm_rebuild_initramfs IMAGE LOG}
-        local mnt kver before after t=$SECONDS rc=0
+        local mnt kver before after t=$SECONDS rc=0 opts=loop
         rig_vm_idle "$image" || return
+        ! rig_is_disk "$image" || opts+=",offset=$RIG_DISK_OFFSET"
         mnt=$(mktemp -d "$(dirname "$image")/initramfs.XXXXXX") || return
-        mount -o loop "$image" "$mnt" || { rmdir "$mnt"; rig_err "vm_rebuild_initramfs: cannot mount $image"; return 1; }
+        mount -o "$opts" "$image" "$mnt" || { rmdir "$mnt"; rig_err "vm_rebuild_initramfs: cannot mount $image"; return 1; }
         kver=$(ls "$mnt/usr/lib/modules" | head -n1)
         before=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null | cut -d' ' -f1) || true
-        systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" update-initramfs -u -k "$kver" >"$log" 2>&1 || rc=$?
+        # The root's MODULES=dep looks for the root's device, which the container does not
+        # have: here the image is made as the root was first built, with MODULES=most.
+        printf 'MODULES=most\nFSTYPE=ext4\nCOMPRESSLEVEL=1\n' >"$mnt.conf"
+        systemd-nspawn --quiet --register=no --keep-unit -D "$mnt" --bind-ro="$mnt.conf:/etc/initramfs-tools/conf.d/rig.conf" \
+                update-initramfs -u -k "$kver" >"$log" 2>&1 || rc=$?
+        rm -f "$mnt.conf"
         after=$(sha256sum <"$mnt/boot/initrd.img-$kver" 2>/dev/null | cut -d' ' -f1) || true
-        [ "$rc" = 0 ] && { cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || rc=1; }
+        [ "$rc" = 0 ] && ! rig_is_disk "$image" && { cp "$mnt/boot/initrd.img-$kver" "$image.initrd" || rc=1; }
         umount "$mnt" || umount -l "$mnt"
         rmdir "$mnt"
         [ "$rc" = 0 ] || { rig_err "vm_rebuild_initramfs: update-initramfs -u -k $kver failed (exit $rc; $log)"; return 1; }
@@ -690,11 +918,11 @@ vm_rm() {
         local image=${1:?vm_rm IMAGE PATH} path=${2:?vm_rm IMAGE PATH}
         rig_vm_idle "$image" || return
         vm_exists "$image" "$path" || return 0
-        if PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$image" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+        if PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$(rig_fs_spec "$image")" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
                 rig_err "vm_rm: $image needs journal recovery (killed VM?); boot it before changing it"
                 return 1
         fi
-        rig_debugfs -w -R "rm \"$path\"" "$image" >/dev/null 2>&1 || true
+        rig_debugfs -w -R "rm \"$path\"" "$(rig_fs_spec "$image")" >/dev/null 2>&1 || true
         ! vm_exists "$image" "$path" || rig_err "vm_rm: could not remove $path from $image" || return
 }
 
@@ -708,12 +936,12 @@ vm_put() {
         [ -f "$src" ] || rig_err "vm_put: no file $src" || return
         case $path in /*) ;; *) rig_err "vm_put: $path is not absolute"; return 1 ;; esac
         [[ $mode =~ ^0?[0-7]{3}$ ]] || rig_err "vm_put: mode $mode is not like 0644" || return
-        if PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$image" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+        if PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h "$(rig_fs_spec "$image")" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
                 rig_err "vm_put: $image needs journal recovery (killed VM?); boot it before writing into it"
                 return 1
         fi
         dir=$(dirname "$path") base=$(basename "$path")
-        out=$(rig_debugfs -w -f - "$image" 2>&1 <<EOD
+        out=$(rig_debugfs -w -f - "$(rig_fs_spec "$image")" 2>&1 <<EOD
 cd "$dir"
 rm "$base"
 write "$src" "$base"

@@ -143,3 +143,10 @@ for m in virtio_blk virtio_pci ext4; do
         exit 1
 done
 say "kernel $kver; the initramfs has virtio_blk, virtio_pci, ext4 and fsck.ext4"
+
+# From here on the initramfs is rebuilt inside the VM (dpuos-trim's first boot rebuilds the
+# one that carries a blacklisted module), where the root's device is there to be seen:
+# MODULES=dep, which takes what this machine needs, as a DPU vendor's image would, and
+# zstd level 1. Under TCG a MODULES=most image at the default level takes minutes to make.
+say "initramfs-tools: MODULES=dep, COMPRESSLEVEL=1 for the rebuilds in the VM"
+printf 'MODULES=dep\nFSTYPE=ext4\nCOMPRESSLEVEL=1\n' >"$root/etc/initramfs-tools/conf.d/rig.conf"

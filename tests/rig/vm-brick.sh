@@ -30,6 +30,12 @@
 # Every boot 2 also runs the package manager's checks (dpkg --audit, apt-get check); on the
 # generic image the VM then reboots over SSH, the trimmed system rebuilds its initramfs
 # (update-initramfs -u), and boot 3, from that initramfs, must come up and let root in.
+# The generic image boots from its disk through GRUB (vm_disk_image), and its policy has
+# a [Kernel] drop-in too (hugepages=64): boot 1 must end in exactly one reboot, made by
+# dpuos-trim-reboot.service; boot 2 runs the arguments (/proc/cmdline, 64 hugepages), has
+# the AHCI CD-ROM's drivers (which the untouched initramfs loads) out because the first
+# boot rebuilt the initramfs, and does not reboot again; then `dpuos-trim --revert
+# --only=kernel` over SSH takes the arguments back, and boot 3 runs without them.
 #
 #   vm-brick.sh BUILD_DIR
 set -euo pipefail
@@ -149,6 +155,10 @@ else
         cp "$RIG_SRC_DIR"/conf/debian/*.conf "$root/etc/dpuos-trim/policy.d/"
         policy_dir=$root/etc/dpuos-trim/policy.d
 fi
+if [ "$generic" = yes ]; then
+        # The vendor's kernel arguments: hugepages for a data plane, one reboot into them.
+        printf '[Kernel]\nArguments=hugepages=64\nReboot=auto\n' >"$policy_dir/70-kernel.conf"
+fi
 ls -A "$policy_dir" | sed 's/^/  policy.d: /'
 # What the parser makes of it (a policy refused here changes nothing at the first boot).
 rc=0
@@ -212,9 +222,22 @@ echo "masked-units: $(find /etc/systemd/system -maxdepth 1 -type l -lname /dev/n
 for u in poweroff.target reboot.target systemd-poweroff.service systemd-logind.service user@.service; do
         echo "unit-$u: $(systemctl is-enabled "$u" 2>&1)"
 done
+echo "cmdline: $(cat /proc/cmdline)"
+echo "hugepages: $(sed -n 's/^HugePages_Total: *//p' /proc/meminfo)"
+echo "reboot-unit: $(systemctl show -p ConditionResult --value dpuos-trim-reboot.service) $(systemctl show -p ActiveState --value dpuos-trim-reboot.service)"
+echo "cd-modules: $(grep -cE '^(sr_mod|cdrom) ' /proc/modules)"
+echo "modprobe-sr_mod: $(modprobe sr_mod >/dev/null 2>&1 && echo loaded || echo refused)"
+# The journal is persistent: what the reboot unit did in the boot before.
+echo "prev-reboot-unit: $(journalctl -b -1 -o cat -u dpuos-trim-reboot.service 2>/dev/null | grep -cE '^(Finished|dpuos-trim-reboot.service: Deactivated successfully)')"
 T
 chmod 755 "$root/rig/test.sh"
-vm_image "$root" "$image"
+if [ "$generic" = yes ]; then
+        # Boot 1 ends in the agent's reboot, not the boot-time script's power-off.
+        : >"$root/rig/keep-running"
+        vm_disk_image "$root" "$image"
+else
+        vm_image "$root" "$image"
+fi
 rm -rf "$root"
 
 port=$(free_port)
@@ -244,6 +267,7 @@ up() { [ "$1" = running ] || [ "$1" = degraded ]; }
 has_line() { [ -n "$1" ] && grep -qxF -- "$1" <<<"$2"; }
 has_text() { [ -n "$1" ] && grep -qF -- "$1" <<<"$2"; }
 has_re() { grep -qE -- "$1" <<<"$2"; }
+not() { ! "$@"; }
 all() {
         local cmd=()
         while [ $# -gt 0 ]; do
@@ -265,7 +289,7 @@ ssh_vm() { # CMD...: as root on the guest, by key, through the forwarded port
 # its journal replayed on the host to read the report.
 first_boot_timeout=${RIG_VM_TIMEOUT:-300}
 if [ "${BRICK_POLICY:-hostile}" = shipped ] && [ "${RIG_IMAGE:-minbase}" = generic ]; then
-        first_boot_timeout=${RIG_VM_TIMEOUT:-600}
+        first_boot_timeout=${RIG_VM_TIMEOUT:-900}   # and rebuilds the initramfs and grub.cfg
 fi
 t_boot=$SECONDS
 vm_start "$image" "$work/serial1.log" rig.step=1
@@ -280,13 +304,14 @@ fi
 # lines of a power-off; /rig/result, read below, says whether the script finished.)
 poweroff1=no
 wait_serial "$work/serial1.log" 'RIG-END rc=' 120 || true
-if vm_wait "$image" 120; then poweroff1=yes; fi
+if vm_wait "$image" 300; then poweroff1=yes; fi
 if vm_running "$image"; then
         echo "boot 1: still running; serial log tail:"
         serial_of "$work/serial1.log" | tail -n 25 | sed 's/^/  serial1: /'
         vm_kill "$image"
 fi
-echo "boot 1 took $((SECONDS - t_boot)) s (powered off by itself: $poweroff1)"
+shutdown1=$(vm_last_shutdown "$work/serial1.log" || true)
+echo "boot 1 took $((SECONDS - t_boot)) s (ended by itself: $poweroff1, $shutdown1)"
 vm_fsck "$image"
 out=$(vm_read "$image" /rig/result 2>/dev/null || true)
 if grep -q '^RIG-END rc=' <<<"$out"; then
@@ -297,9 +322,22 @@ else
 fi
 printf '%s\n' "$out" | sed 's/^/  boot 1: /'
 booted=$(sed -n 's/^RIG-BEGIN boot finished: //p' <<<"$out" | head -n1)
-check "boot 1 (first boot): the boot finished (${booted:-no RIG-BEGIN}) and the boot-time script ran" \
-        all [ "$(field step)" = 1 ] -- up "$booted"
-check "boot 1: the VM powered off by itself afterwards (rig-test.service's systemctl poweroff)" [ "$poweroff1" = yes ]
+if [ "$generic" = yes ]; then
+        # The reboot comes at the end of the boot, with the boot-time script (ordered
+        # after multi-user.target too) started or not: only the agent's end is checked.
+        check "boot 1 (first boot): dpuos-trim.service ended" has_re "$end_re" "$(serial_of "$work/serial1.log")"
+else
+        check "boot 1 (first boot): the boot finished (${booted:-no RIG-BEGIN}) and the boot-time script ran" \
+                all [ "$(field step)" = 1 ] -- up "$booted"
+fi
+if [ "$generic" = yes ]; then
+        serial1=$(serial_of "$work/serial1.log")
+        check "boot 1: the first boot ended in a reboot by itself ($shutdown1)" all [ "$poweroff1" = yes ] -- [ "$shutdown1" = reboot ]
+        check "boot 1: the agent asked for it because of the kernel arguments" \
+                has_re 'The kernel arguments changed \(hugepages=64\)' "$serial1"
+else
+        check "boot 1: the VM powered off by itself afterwards (rig-test.service's systemctl poweroff)" [ "$poweroff1" = yes ]
+fi
 
 report=$(vm_read "$image" /var/lib/dpuos-trim/report.json 2>/dev/null || true)
 n_actions=$(jq '.actions | length' <<<"$report" 2>/dev/null || true)
@@ -375,6 +413,23 @@ check "boot 2: who lists root on ttyS0" [ "$(field who-ttyS0)" = 1 ]
 check "boot 2: journalctl -b reads this boot's journal (${jl:=$(field journal-lines)} lines, the kernel's included)" \
         all [ "${jl:-0}" -gt 20 ] -- [ "$(field journal-kernel)" = 1 ]
 echo "boot 2: sshd $(field sshd), networkd/NetworkManager $(field network), address $(field addr)"
+if [ "$generic" = yes ]; then
+        check "boot 2: the kernel runs with hugepages=64 ($(field cmdline))" has_re '(^| )hugepages=64( |$)' "$(field cmdline)"
+        check "boot 2: GRUB booted it (BOOT_IMAGE= on the command line)" has_re '(^| )BOOT_IMAGE=' "$(field cmdline)"
+        check "boot 2: 64 hugepages are reserved ($(field hugepages))" [ "$(field hugepages)" = 64 ]
+        check "boot 1's journal: dpuos-trim-reboot.service ran and made the reboot ($(field prev-reboot-unit))" \
+                [ "$(field prev-reboot-unit)" -ge 1 ]
+        check "boot 2: dpuos-trim-reboot.service was skipped: no second reboot ($(field reboot-unit))" \
+                [ "$(field reboot-unit)" = "no inactive" ]
+        check "boot 2: the CD-ROM's sr_mod and cdrom, which the untouched initramfs loads, are not loaded" \
+                [ "$(field cd-modules)" = 0 ]
+        check "boot 2: modprobe sr_mod is refused" [ "$(field modprobe-sr_mod)" = refused ]
+        report1_rebuilds=$(jq -r '[.actions[] | select(.action == "rebuild" and .outcome == "done") | .target] | join(" ")' <<<"$report")
+        check "boot 1's report: the initramfs and grub.cfg were rebuilt ($report1_rebuilds)" \
+                all has_re '/boot/initrd\.img-' "$report1_rebuilds" -- has_re '/boot/grub/grub\.cfg' "$report1_rebuilds"
+        check "boot 1's report: the reboot was asked for" \
+                [ "$(jq -r '.actions[] | select(.kind == "kernel" and .action == "reboot") | .outcome' <<<"$report")" = done ]
+fi
 echo "boot 2: $(field services) services running, $(field modules) modules loaded"
 
 # Without a first login there is nothing to wait for: every SSH check fails at once.
@@ -429,6 +484,21 @@ if [ "$generic" = yes ]; then
         # The machine reboots (qemu runs with -no-reboot: the reboot ends it, and boot 3
         # starts it again), into an initramfs that the trimmed system rebuilt with
         # update-initramfs -u (vm_rebuild_initramfs): boot 3 starts from it.
+        verout="" veroutrc=""
+        ssh_try verout 'dpuos-trim --verify --only=kernel'
+        printf '%s\n' "$verout" | tail -n 4 | sed 's/^/  verify: /'
+        check "boot 2: dpuos-trim --verify --only=kernel finds the arguments configured and booted (exit $veroutrc)" \
+                [ "$veroutrc" = 0 ]
+        revout="" revoutrc=""
+        ssh_try revout 't0=$(date +%s%N); dpuos-trim --revert --only=kernel; rc=$?
+                echo "revert-ms: $((($(date +%s%N) - t0) / 1000000))"
+                echo "grub-hugepages: $(grep -c "hugepages=64" /boot/grub/grub.cfg)"
+                echo "dropin: $(test -e /etc/default/grub.d/zz-dpuos-trim.cfg && echo yes || echo no)"
+                exit $rc'
+        printf '%s\n' "$revout" | tail -n 12 | sed 's/^/  revert: /'
+        check "dpuos-trim --revert --only=kernel over SSH exits 0" [ "$revoutrc" = 0 ]
+        check "the revert took the drop-in away and regenerated grub.cfg without hugepages=64" \
+                all has_line "dropin: no" "$revout" -- has_line "grub-hugepages: 0" "$revout"
         down=no
         if [ "$ssh_ok" = yes ] && vm_running "$image"; then
                 ssh_vm 'rm -f /rig/keep-running; systemctl reboot' >/dev/null 2>&1 || true
@@ -465,6 +535,16 @@ if [ "$generic" = yes ]; then
                 all [ "$(field step)" = 3 ] -- up "$(field state)"
         check "boot 3: multi-user.target is active" [ "$(field multi-user)" = active ]
         check "boot 3: root logs in over SSH again" [ "$ssh_ok" = yes ]
+        check "boot 3: the reverted argument is gone from /proc/cmdline ($(field cmdline))" \
+                all has_re '(^| )BOOT_IMAGE=' "$(field cmdline)" -- not has_re '(^| )hugepages=64( |$)' "$(field cmdline)"
+        check "boot 3: no hugepages reserved ($(field hugepages))" [ "$(field hugepages)" = 0 ]
+        # The policy still asks for hugepages=64: --verify says the configuration and the
+        # running kernel both lack it.
+        verout="" veroutrc=""
+        ssh_try verout 'dpuos-trim --verify --only=kernel'
+        printf '%s\n' "$verout" | sed 's/^/  verify: /'
+        check "boot 3: --verify exits 3 and reports the drop-in missing and the running kernel without the argument" \
+                all [ "$veroutrc" = 3 ] -- has_re 'zz-dpuos-trim\.cfg +differs' "$verout" -- has_re '/proc/cmdline +not booted' "$verout"
         echo "boot 3: up after $((SECONDS - t_boot)) s; $(field services) services running, $(field modules) modules loaded"
 fi
 # Power off over SSH (the connection may drop before ssh returns); a VM that cannot be
@@ -476,6 +556,8 @@ if [ "$ssh_ok" = yes ] && vm_running "$image"; then
         printf '%s\n' "$offout" | grep . | sed 's/^/  poweroff: /' || true
 fi
 check "boot $last_boot: systemctl poweroff over SSH powers the VM off" [ "$poweroff2" = yes ]
+last_shutdown=$(vm_last_shutdown "$work/serial$last_boot.log" || true)
+check "boot $last_boot: it powered off, and did not reboot by itself ($last_shutdown)" [ "$last_shutdown" = poweroff ]
 if vm_running "$image"; then vm_kill "$image"; fi
 echo "the last boot took $((SECONDS - t_boot)) s"
 vm_fsck "$image"

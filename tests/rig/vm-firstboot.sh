@@ -10,6 +10,9 @@
 #           never started in this boot, nothing failed, the stamp and the journal summary
 #           exist, and the state equals what the agent makes of the same tree offline;
 #   boot 5: the service is skipped by its condition and everything still holds.
+# The VM has a CD-ROM drive (virtio-scsi), whose drivers (sr_mod, cdrom) the initramfs
+# loads: boot 1 shows them loaded; the policy blacklists them, the run rebuilds the
+# initramfs, and boot 5, from that initramfs, has neither loaded and refuses modprobe.
 # Then a separate image with a broken policy: the generator and the service change
 # nothing, the service fails with FILE:LINE in the journal, the machine reaches
 # multi-user.
@@ -29,6 +32,11 @@ rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs meson jq
 
 rig_test_begin vm-firstboot
 image=$work/root.img
+# A CD-ROM drive without a disc on a virtio-scsi controller: the cloud kernel's
+# initramfs has the SCSI CD driver, and udev there loads it for the drive.
+RIG_QEMU_ARGS="${RIG_QEMU_ARGS:-} -device virtio-scsi-pci,id=scsi0 -drive if=none,id=cd0,media=cdrom
+        -device scsi-cd,bus=scsi0.0,drive=cd0"
+export RIG_QEMU_ARGS
 
 boot() { # IMAGE N [CMDLINE...]: boots, prints how long, leaves /rig/result in $out
         local img=$1 n=$2 t0=$SECONDS
@@ -52,6 +60,7 @@ for d in $(seq 1 300); do
         (cd "$root/usr/share/doc/bulk-test/d$d" && seq -f 'f%g' 1 200 | xargs touch)
 done
 install -m 0755 "$here/trim-state.sh" "$root/rig/trim-state.sh"
+kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
 
 # What the agent makes of the same tree offline: the reference for boot 4.
 ref=$work/ref
@@ -75,6 +84,7 @@ echo "started-masked: \$(journalctl -b _PID=1 -o cat | grep -cE '$watch')"
 echo "skip-logged: \$(journalctl -b -u dpuos-trim.service -o cat | grep -c 'dpuos_trim=0 on the kernel command line')"
 echo "plan-entries: \$(journalctl -b MESSAGE_ID=27270dcbc1a048cd803b1a76dc9bf0ac DPUOS_TRIM_MODE=dry-run -o cat | wc -l)"
 echo "summary: \$(journalctl -b MESSAGE_ID=a41e3e0afd4b4df6a4e60b503a2160c5 -o cat)"
+echo "cd-modules: \$(grep -cE '^(sr_mod|cdrom) ' /proc/modules)"
 T
 chmod 755 "$root/rig/test.sh"
 
@@ -91,6 +101,11 @@ echo "summary: \$(journalctl -b MESSAGE_ID=a41e3e0afd4b4df6a4e60b503a2160c5 -o c
 echo "dmesg_restrict: \$(sysctl -n kernel.dmesg_restrict)"
 echo "bulk: \$(ls /usr/share/doc/bulk-test 2>/dev/null | wc -l)"
 echo "reached: \$(systemctl is-active multi-user.target)"
+echo "cd-modules: \$(grep -cE '^(sr_mod|cdrom) ' /proc/modules)"
+echo "modprobe-sr_mod: \$(modprobe sr_mod >/dev/null 2>&1 && echo loaded || echo refused)"
+echo "cd-modules-after-modprobe: \$(grep -cE '^(sr_mod|cdrom) ' /proc/modules)"
+echo "initramfs-blacklist: \$(lsinitramfs /boot/initrd.img-\$(uname -r) | grep -c 'etc/modprobe.d/dpuos-trim.conf\$')"
+echo "initramfs-sr_mod: \$(lsinitramfs /boot/initrd.img-\$(uname -r) | grep -c '/sr_mod\.ko')"
 bash /rig/trim-state.sh /
 T
 
@@ -121,6 +136,8 @@ check "dpuos_trim=0: the skip is logged" [ "$(field skip-logged)" = 1 ]
 # form that boot 4 and 5 count: their 0 is not a count that never matches anything.
 check "dpuos_trim=0: the journal shows the policy's units starting ($(field started-masked))" \
         [ "$(field started-masked)" -gt 0 ]
+check "dpuos_trim=0: the CD-ROM's drivers sr_mod and cdrom are loaded ($(field cd-modules))" [ "$(field cd-modules)" = 2 ]
+initrd_before=$(sha256sum <"$image.initrd" | cut -d' ' -f1)
 
 # --- boot 2: dpuos_trim=dry-run
 boot "$image" 2 dpuos_trim=dry-run
@@ -139,7 +156,8 @@ ds=${RIG_CUT_DELAY_DS:-30}   # the delay in tenths of a second
 for attempt in 1 2 3 4 5; do
         delay=$((ds / 10)).$((ds % 10))
         vm_start "$image" "$work/serial3.log" rootflags=commit=1 "dpuos_trim.policy=/root/extra.conf"
-        vm_wait_log "$work/serial3.log" 'dpuos-trim\[[0-9]+\]: files: applying' 300
+        # Before the files, the modules kind rebuilds the initramfs: minutes under TCG.
+        vm_wait_log "$work/serial3.log" 'dpuos-trim\[[0-9]+\]: files: applying' 900
         sleep "$delay"
         vm_kill "$image"
         # Look at what a reboot would find: a copy with the ext4 journal replayed.
@@ -181,8 +199,20 @@ else
         not_ok "after the power cut and the next boot, the state differs from a clean run's (diff above)"
 fi
 
-# --- boot 5: skipped by the condition
+blacklist_reaches_initramfs() { [ "$(field initramfs-blacklist)" -ge 1 ] || [ "$(field initramfs-sr_mod)" = 0 ]; }
+check "first boot: the rebuilt initramfs has the blacklist in it, or no sr_mod" blacklist_reaches_initramfs
+
+# The bootloader of this rig is qemu's -kernel: the next boot takes the initramfs that the
+# system in the image rebuilt, as GRUB would.
+vm_read "$image" "/boot/initrd.img-$kver" >"$image.initrd"
+initrd_after=$(sha256sum <"$image.initrd" | cut -d' ' -f1)
+check "first boot: /boot/initrd.img-$kver is a new image" differs "$initrd_after" "$initrd_before"
+
+# --- boot 5: skipped by the condition, and booted from the rebuilt initramfs
 boot "$image" 5
+check "rebuilt initramfs: sr_mod and cdrom are not loaded ($(field cd-modules))" [ "$(field cd-modules)" = 0 ]
+check "rebuilt initramfs: modprobe sr_mod is refused" [ "$(field modprobe-sr_mod)" = refused ]
+check "rebuilt initramfs: and loads nothing" [ "$(field cd-modules-after-modprobe)" = 0 ]
 check "second boot: the service is skipped by its condition" [ "$(field condition)" = no ]
 check "second boot: no masked unit started" [ "$(field started-masked)" = 0 ]
 check "second boot: systemctl --failed is empty" [ "$(field failed-units)" = 0 ]

@@ -14,17 +14,8 @@ BUILD_DIR=$(rig_abs "$BUILD_DIR")
 rig_require_root
 rig_require_tools mmdebstrap qemu-system-x86_64 mkfs.ext4 debugfs dumpe2fs meson
 
-mkdir -p "$BUILD_DIR/rig"
-work=$(mktemp -d "$BUILD_DIR/rig/vm-smoke.XXXXXX")
+rig_smoke_begin vm-smoke
 image=$work/root.img
-cleanup() {
-        vm_running "$image" && vm_kill "$image"
-        if [ "${RIG_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT   # so that a timeout still runs cleanup
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 t0=$SECONDS
 rig_new_root "$BUILD_DIR" "$work/root"

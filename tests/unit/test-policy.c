@@ -105,6 +105,16 @@ static void test_merge(void) {
         check_list("Remove= clears the list", p.file_remove, "");
         policy_done(&p);
 
+        /* Kernel arguments keep their order and their repeats: pairs of hugepagesz= and
+         * hugepages= reserve pages of each size. */
+        r = policy_parse_string(&p, "k.conf", "[Kernel]\nArguments=hugepagesz=1G hugepages=4 hugepagesz=2M hugepages=4\n"
+                                "RemoveArguments=quiet\nReboot=no\n[Modules]\nRebuildInitramfs=no\n");
+        check(r == 0 && !p.errors, "[Kernel] and RebuildInitramfs= parse", "r=%d", r);
+        check_list("Arguments= keeps order and repeats", p.kernel_args, "hugepagesz=1G hugepages=4 hugepagesz=2M hugepages=4");
+        check_list("RemoveArguments= is its own list", p.kernel_remove, "quiet");
+        check(p.kernel_reboot_no && p.initramfs_no_rebuild, "Reboot=no and RebuildInitramfs=no are read", NULL);
+        policy_done(&p);
+
         /* An empty assignment in the same file clears only what came before it. */
         r = policy_parse_string(&p, "x.conf", "[Units]\nMask=a.service\nMask=\nMask=b.service\nMask=d.service\n");
         check(r == 0 && strv_is(p.unit_mask, "b.service d.service"),
@@ -309,6 +319,12 @@ static void test_errors(void) {
                 { "invalid unit in Keep",   "[Units]\nKeep=a/b.service\n",                  "bad.conf:2: ", NULL },
                 { "invalid module name",    "[Modules]\nBlacklist=floppy.ko\n",             "bad.conf:2: ", "floppy.ko" },
                 { "invalid module in Keep", "[Modules]\nKeep=mlx5$\n",                      "bad.conf:2: ", NULL },
+                { "bad RebuildInitramfs",   "[Modules]\nRebuildInitramfs=yes\n",            "bad.conf:2: ", "'yes'" },
+                { "protected kernel root=", "[Kernel]\nArguments=iommu=pt root=/dev/sda2\n", "bad.conf:2: ", "root=/dev/sda2" },
+                { "protected kernel init",  "[Kernel]\nRemoveArguments=init\n",             "bad.conf:2: ", "protected" },
+                { "quote in an argument",   "[Kernel]\nArguments=foo=\"a\n",                "bad.conf:2: ", "quote" },
+                { "$ in an argument",       "[Kernel]\nArguments=x=$(reboot)\n",           "bad.conf:2: ", NULL },
+                { "bad Reboot=",            "[Kernel]\nReboot=yes\n",                      "bad.conf:2: ", "'yes'" },
                 { "Remove=/",               "[Files]\nRemove=/\n",                          "bad.conf:2: ", NULL },
                 { "Remove=/*",              "[Files]\nRemove=/*\n",                         "bad.conf:2: ", NULL },
                 { "Remove=/**",             "[Files]\nRemove=/**\n",                        "bad.conf:2: ", NULL },

@@ -766,6 +766,20 @@ static int policy_check_merged(Policy *p) {
         return r;
 }
 
+/* FNV-1a, 64 bits: a fingerprint to tell two machines' policies apart, not a seal. The file
+ * names count without their directory, so the same drop-ins installed in /etc or under
+ * --root give the same hash. */
+static void policy_hash_add(Policy *p, const void *data, size_t n) {
+        const unsigned char *b = data;
+
+        if (p->hash == 0)
+                p->hash = UINT64_C(0xcbf29ce484222325);
+        for (size_t i = 0; i < n; i++) {
+                p->hash ^= b[i];
+                p->hash *= UINT64_C(0x100000001b3);
+        }
+}
+
 int policy_load(Policy *p, int root_fd, const char *root_display, char * const *explicit) {
         return policy_load_extra(p, root_fd, root_display, explicit, NULL);
 }
@@ -833,6 +847,8 @@ int policy_load_extra(Policy *p, int root_fd, const char *root_display, char * c
                 }
                 if (policy_parse_buffer(p, s[i].display, text, (size_t) k) < 0)
                         r = -EINVAL;
+                policy_hash_add(p, path_basename(s[i].display), strlen(path_basename(s[i].display)) + 1);
+                policy_hash_add(p, text, (size_t) k + 1);
         }
 
         sources_free(s, n);

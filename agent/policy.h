@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A key = value setting of [Sysctl] or [Sysfs]. */
 typedef struct Setting {
@@ -43,6 +44,7 @@ typedef struct Policy {
         bool package_prevent_reinstall;
 
         char **sources;         /* the files merged, in the order read */
+        uint64_t hash;          /* FNV-1a of their names and texts, in that order: which policy this is */
         char **errors;          /* "FILE:LINE: message", in the order found */
 
         struct PolicyLists *lists;  /* the merge's own: the lists' lengths and contents */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include "proc-cmdline.h"
 #include "report.h"
 #include "run.h"
+#include "status.h"
 #include "strv.h"
 
 #define ALL_KINDS ((1u << _KIND_MAX) - 1)
@@ -29,6 +32,7 @@ static bool arg_check = false;
 static bool arg_verify = false;
 static bool arg_revert = false;
 static bool arg_firstboot = false;
+static bool arg_status = false;
 static bool arg_json = false;
 static bool arg_quiet = false;
 static int arg_verbose = 0;
@@ -48,6 +52,8 @@ static void help(void) {
                "     --check          Validate the policy (syntax and meaning); change nothing\n"
                "     --verify         Compare the system with the policy and list what no\n"
                "                      longer holds (drift); change nothing\n"
+               "     --status         Say in one word how the trim stands: pending, running,\n"
+               "                      done, degraded or failed (exit 0, 10, 11, 12, 13)\n"
                "     --revert         Undo what can be undone: unmask, remove the blacklist,\n"
                "                      sysctl.d, tmpfiles.d and package manager files, restore\n"
                "                      saved live values; removed packages and files stay\n"
@@ -72,7 +78,7 @@ static void help(void) {
                "\n"
                "Exit status: 0 done or nothing to do; 1 some actions failed, the rest\n"
                "applied; 2 bad policy or usage, nothing changed; 3 --verify found drift;\n"
-               "4 another run holds the lock, nothing done.\n"
+               "4 another run holds the lock, nothing done. --status has its own, above.\n"
                "\n"
                "See dpuos-trim(8) and dpuos-trim.conf(5).\n");
 }
@@ -96,8 +102,10 @@ static int parse_only(const char *s) {
 
 /* The modes exclude each other, and some take no policy of their own. */
 static int check_modes(void) {
-        if (arg_dry_run + arg_check + arg_verify > 1)
-                return log_error_errno(-EINVAL, "--dry-run, --check and --verify cannot be combined.");
+        if (arg_dry_run + arg_check + arg_verify + arg_status > 1)
+                return log_error_errno(-EINVAL, "--dry-run, --check, --verify and --status cannot be combined.");
+        if (arg_status && (arg_revert || arg_firstboot || arg_policy || arg_kinds != ALL_KINDS))
+                return log_error_errno(-EINVAL, "--status takes only --root= and --json.");
         if (arg_revert && (arg_check || arg_verify || arg_firstboot))
                 return log_error_errno(-EINVAL, "--revert cannot be combined with --check, --verify or --firstboot.");
         if (arg_revert && arg_policy)
@@ -118,6 +126,7 @@ enum {
         ARG_ONLY,
         ARG_JSON,
         ARG_FIRSTBOOT,
+        ARG_STATUS,
         ARG_VERSION,
 };
 
@@ -131,6 +140,7 @@ static const struct option options[] = {
         { "only",    required_argument, NULL, ARG_ONLY    },
         { "json",    no_argument,       NULL, ARG_JSON    },
         { "firstboot", no_argument,     NULL, ARG_FIRSTBOOT },
+        { "status",  no_argument,       NULL, ARG_STATUS  },
         { "verbose", no_argument,       NULL, 'v'         },
         { "quiet",   no_argument,       NULL, 'q'         },
         { "help",    no_argument,       NULL, 'h'         },
@@ -184,6 +194,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_FIRSTBOOT:
                         arg_firstboot = true;
+                        break;
+                case ARG_STATUS:
+                        arg_status = true;
                         break;
                 case 'v':
                         arg_verbose++;
@@ -290,7 +303,7 @@ static int step_open(Run *r) {
         if (k < 0)
                 return k;
         r->ctx.root = r->root;
-        if (r->ctx.dry_run || arg_check)
+        if (r->ctx.dry_run || arg_check || arg_status)
                 return caps_drop_to_reader();
         return 0;
 }
@@ -423,6 +436,33 @@ static int mode_dry_run(Run *r, bool journal) {
         return t.n[OUTCOME_FAILED] > 0 || r->plan.errors ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
 }
 
+/* The status file (dpuos-trim(8), STATUS): "running" while an application runs, then how
+ * it ended. Only the last write is an error when it fails: the run's exit status says so. */
+static void record_status(Run *r, Status s, int exit_status) {
+        _cleanup_free_ char *hash = xasprintf("fnv1a64:%016" PRIx64, r->policy.hash);
+        Totals t;
+
+        report_totals(&r->plan, -1, false, &t);
+        StatusInfo info = {
+                .status = s,
+                .mode = (char *) (arg_revert ? "revert" : arg_firstboot ? "firstboot" : "apply"),
+                .started = r->info.started,
+                .finished = s == STATUS_RUNNING ? 0 : now(CLOCK_REALTIME),
+                .policy_name = r->policy.name ?: (char *) "unnamed",
+                .policy_hash = hash,
+                .failed = t.n[OUTCOME_FAILED] + strv_length(r->plan.errors),
+                .exit_status = s == STATUS_RUNNING ? -1 : exit_status,
+                .pid = s == STATUS_RUNNING ? (long) getpid() : 0,
+        };
+        int k = status_write(r->ctx.root_fd, &info);
+        if (k >= 0)
+                return;
+        if (s == STATUS_RUNNING)
+                log_warning_errno(k, "Cannot write %s: %s", STATUS_PATH, owned_file_strerror(k));
+        else
+                plan_add_error(&r->plan, "cannot write %s: %s", STATUS_PATH, owned_file_strerror(k));
+}
+
 /* The first boot's one reboot, into the kernel arguments it configured: asked for only
  * after the stamp is written, so that the next boot does not run (or reboot) again. A run
  * that failed asks for none: the next boot runs it again. */
@@ -459,6 +499,8 @@ static int finish_apply(Run *r, bool stamp) {
                         plan_add_error(&r->plan, "cannot write the stamp %s: %s", STAMP_PATH, owned_file_strerror(k));
         }
         request_reboot(r, stamp && plan_exit_status(&r->plan) == EXIT_ALL_DONE);
+        record_status(r, plan_exit_status(&r->plan) == EXIT_ALL_DONE ? STATUS_DONE : STATUS_DEGRADED,
+                      plan_exit_status(&r->plan));
         STRV_FOREACH(e, r->plan.errors)
                 log_error("%s", *e);
 
@@ -492,9 +534,11 @@ static void print_revert_notes(const Context *ctx) {
 
 /* An application (and --revert, an application of the empty policy). */
 static int mode_apply(Run *r, bool stamp) {
+        record_status(r, STATUS_RUNNING, -1);
         step_probe(r);
         if (caps_drop_for_plan(&r->ctx, &r->plan) < 0) {
                 log_error("Refusing to apply with more privilege than the plan needs; nothing was changed.");
+                record_status(r, STATUS_FAILED, EXIT_SOME_FAILED);
                 return EXIT_SOME_FAILED;
         }
         test_pause_point(NULL);
@@ -531,8 +575,11 @@ static int mode_firstboot(Run *r) {
                 arg_dry_run = r->ctx.dry_run = true;
                 r->info.mode = "dry-run";
         }
-        if (step_load_policy(r) < 0)
+        if (step_load_policy(r) < 0) {
+                if (!r->ctx.dry_run)
+                        record_status(r, STATUS_FAILED, EXIT_INVALID);
                 return EXIT_INVALID;
+        }
         return r->ctx.dry_run ? mode_dry_run(r, true) : mode_apply(r, true);
 }
 
@@ -550,14 +597,49 @@ static int step_lock(Run *r) {
         return log_error_errno(negative_errno(), "Cannot lock %s: %m", r->root);
 }
 
+/* Is pid a dpuos-trim that runs now? (As the user nobody, kill() says EPERM for one.) */
+static bool run_alive(long pid) {
+        _cleanup_free_ char *path = xasprintf("/proc/%ld/comm", pid), *comm = NULL;
+
+        if (pid <= 0 || (kill((pid_t) pid, 0) < 0 && errno != EPERM))
+                return false;
+        return read_file_host(path, 256, &comm) >= 0 && startswith(comm, "dpuos-trim");
+}
+
+/* --status: the word, from the status file; a run that says it runs and does not was cut
+ * off. A tree trimmed before the file existed has only the stamp. */
+static int mode_status(Run *r) {
+        StatusInfo info;
+        int k, code;
+
+        k = status_read(r->ctx.root_fd, &info);
+        if (k == -ENOENT) {
+                bool stamp = faccessat(r->ctx.root_fd, &STAMP_PATH[1], F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+                info = (StatusInfo) { .status = stamp ? STATUS_DONE : STATUS_PENDING, .exit_status = -1 };
+        } else if (k < 0) {
+                log_error_errno(k, "Cannot read %s: %s", STATUS_PATH, k == -EBADMSG ? "it says no status" : owned_file_strerror(k));
+                info = (StatusInfo) { .status = STATUS_FAILED, .exit_status = -1 };
+        }
+        if (info.status == STATUS_RUNNING && !run_alive(info.pid)) {
+                info.status = STATUS_FAILED;
+                info.interrupted = true;
+        }
+        status_print(&info, arg_json);
+        code = status_exit_code(info.status);
+        status_info_done(&info);
+        return code;
+}
+
 static int run_mode(Run *r) {
         if (step_open(r) < 0)
                 return EXIT_INVALID;
-        if (!arg_check && !arg_verify && !arg_dry_run) {
+        if (!arg_check && !arg_verify && !arg_dry_run && !arg_status) {
                 int k = step_lock(r);
                 if (k < 0)
                         return k == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_SOME_FAILED;
         }
+        if (arg_status)
+                return mode_status(r);
         if (arg_firstboot)
                 return mode_firstboot(r);
         if (step_load_policy(r) < 0)

@@ -303,14 +303,14 @@ fp_begin() {
         for p in "${FP_GONE[@]}"; do
                 [[ -e $ROOT/$p || -L $ROOT/$p ]] || fail "fixture: /$(printf %q "$p") exists before the run"
         done
-        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json >"$SCRATCH/fp.before"
+        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json var/lib/dpuos-trim/status >"$SCRATCH/fp.before"
 }
 
 # fp_check WHAT: nothing outside the expected removals changed (byte for byte), and every
 # expected removal is gone.
 fp_check() {
         local what=$1 p missing=()
-        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json >"$SCRATCH/fp.after"
+        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json var/lib/dpuos-trim/status >"$SCRATCH/fp.after"
         if diff -u "$SCRATCH/fp.before" "$SCRATCH/fp.after" >"$SCRATCH/fp.diff"; then
                 pass "$what: nothing outside the expected removals changed ($(wc -l <"$SCRATCH/fp.before") entries)"
         else

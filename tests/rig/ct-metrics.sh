@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rig-container-metrics: the metrics reach Prometheus the way an operator's would. The
 # container (a real systemd as PID 1) gets Debian's prometheus-node-exporter, installed
-# from the package fetched on this machine; an application and a --verify live write
+# from the package fetched on this machine; an application and the hardened
+# dpuos-trim-verify.service (--verify, as the daily timer runs it) write
 # dpuos-trim.prom into its textfile directory, and a real node exporter there serves them
 # over HTTP: the status, the actions and the drift as the runs left them, with no textfile
 # scrape error; the host's promtool passes the file.
@@ -31,7 +32,10 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive dpkg -i "/root/$deb" >"$work/d
         { cat "$work/dpkg.log" >&2; echo "dpkg -i $deb failed in the root" >&2; exit 1; }
 check "the node exporter's textfile directory exists" [ -d "$root/var/lib/prometheus/node-exporter" ]
 
-cat >"$root/root/metrics.conf" <<'POLICY'
+# The test's policy alone on the search path, which the verify service reads.
+rm -f "$root"/usr/lib/dpuos-trim/policy.d/*.conf
+mkdir -p "$root/etc/dpuos-trim/policy.d"
+cat >"$root/etc/dpuos-trim/policy.d/50-metrics.conf" <<'POLICY'
 [Policy]
 Name=container-metrics
 
@@ -46,14 +50,17 @@ POLICY
 
 ct_start "$name" "$root"
 ct_wait "$name" 180 >/dev/null
-trim() { ct_exec "$name" "$bin" --policy=/root/metrics.conf "$@"; }
+trim() { ct_exec "$name" "$bin" "$@"; }
 
 rc=0
 trim >"$work/apply.out" 2>&1 || rc=$?
 check "apply in the container: exit 0" [ "$rc" = 0 ]
+# --verify as the daily timer runs it: the hardened dpuos-trim-verify.service.
 rc=0
-trim --verify >"$work/verify.out" 2>&1 || rc=$?
-check "--verify in the container: exit 0" [ "$rc" = 0 ]
+ct_exec "$name" systemctl start dpuos-trim-verify.service >"$work/verify.out" 2>&1 || rc=$?
+check "dpuos-trim-verify.service in the container succeeds" [ "$rc" = 0 ]
+check "and it wrote the drift families" \
+        ct_exec "$name" grep -q '^dpuos_trim_drift_items' /var/lib/prometheus/node-exporter/dpuos-trim.prom
 
 prom=$(ct_exec "$name" cat /var/lib/prometheus/node-exporter/dpuos-trim.prom)
 if printf '%s\n' "$prom" | promtool check metrics >"$work/promtool.out" 2>&1; then

@@ -21,6 +21,8 @@ packages=(
         # the packaging test builds the openEuler package with rpmbuild; the package
         # layer's tests build small rpm and deb packages and a local apt repository
         rpm dpkg-dev
+        # promtool checks the metrics file for the node exporter's textfile collector
+        prometheus
 )
 
 missing=()

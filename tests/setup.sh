@@ -23,6 +23,8 @@ packages=(
         rpm dpkg-dev
         # promtool checks the metrics file for the node exporter's textfile collector
         prometheus
+        # the collector of the journal forwarding test (systemd-journal-remote)
+        systemd-journal-remote iproute2
 )
 
 missing=()

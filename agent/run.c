@@ -301,6 +301,7 @@ static int step_open(Run *r) {
         r->ctx.kinds = arg_kinds;
         r->ctx.verify = arg_verify;
         r->ctx.firstboot = arg_firstboot;
+        r->ctx.list_paths = arg_dry_run && !arg_verify && (arg_verbose > 0 || arg_json);
         r->ctx.dry_run = arg_dry_run || arg_verify;
 
         k = open_root(&r->ctx, &r->root);
@@ -439,7 +440,7 @@ static int mode_dry_run(Run *r, bool journal) {
         if (arg_json)
                 report_print_json(&r->ctx, &r->plan, &r->info, stdout);
         else if (!arg_quiet) {
-                report_print_table(&r->plan, true, stdout);
+                report_print_table(&r->plan, true, arg_verbose > 0, stdout);
                 report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
         }
         Totals t;
@@ -527,7 +528,7 @@ static int finish_apply(Run *r, bool stamp) {
                 report_print_json(&r->ctx, &r->plan, &r->info, stdout);
         else if (!arg_quiet) {
                 if (arg_verbose)
-                        report_print_table(&r->plan, false, stdout);
+                        report_print_table(&r->plan, false, arg_verbose > 1, stdout);
                 report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
         }
         return plan_exit_status(&r->plan);

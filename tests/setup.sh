@@ -25,6 +25,8 @@ packages=(
         prometheus
         # the collector of the journal forwarding test (systemd-journal-remote)
         systemd-journal-remote iproute2
+        # the Ansible role's test runs the distribution's ansible-playbook
+        ansible-core
 )
 
 missing=()

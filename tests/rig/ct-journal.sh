@@ -46,14 +46,11 @@ Remove=/usr/share/doc/**
 Keep=/usr/share/doc/**/copyright
 POLICY
 
-links_before=$(ip -o link show | awk -F': ' '{print $2}' | sort)
+links_before=$(ip -o link show)
 RIG_NSPAWN_ARGS="--network-veth" ct_start "$name" "$root"
 ct_wait "$name" 180 >/dev/null
-veth=$(comm -13 <(printf '%s\n' "$links_before") <(ip -o link show | awk -F': ' '{print $2}' | sort) | grep '^ve-' | head -n1)
-veth=${veth%@*}
+veth=$(ct_veth_up "$name" "$links_before" 10.231.7.1 10.231.7.2 || true)
 check "the container has a veth pair to this side (${veth:-none})" [ -n "$veth" ]
-ip addr add 10.231.7.1/30 dev "$veth" && ip link set "$veth" up
-ct_exec "$name" sh -c 'ip addr add 10.231.7.2/30 dev host0 && ip link set host0 up'
 
 # The collector: systemd-journal-remote on this side, into a journal file of its own.
 mkdir -p "$work/collected"

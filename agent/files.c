@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <time.h>
+
 #include "executor.h"
+#include "manifest.h"
 #include "fs-util.h"
 #include "glob.h"
 #include "inomap.h"
@@ -443,6 +446,8 @@ static bool seen_path(const Plan *plan, Kind kind, State state, const char *path
 }
 
 static void note_protected(Walk *w, const char *why) {
+        if (!w->apply && w->ctx->list_paths)
+                path_list_add(&w->action->paths, w->path, 0, PATH_PROTECTED, false);
         if (w->apply || seen_path(w->plan, KIND_FILES, STATE_PROTECTED, w->path))
                 return;
         Action *a = plan_add(w->plan, KIND_FILES, VERB_REMOVE, w->path, STATE_PROTECTED);
@@ -612,6 +617,8 @@ static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
                         w->action->n_dirs++;
                 else
                         w->action->n_files++;
+                if (w->ctx->list_paths)
+                        path_list_add(&w->action->paths, w->path, e->nlink <= 1 ? bytes : 0, PATH_REMOVED, dir);
                 return true;
         }
 
@@ -644,6 +651,7 @@ static bool take(Walk *w, int dir_fd, const char *name, const Entry *st) {
                 w->action->n_dirs++;
         else
                 w->action->n_files++;
+        path_list_add(&w->action->paths, w->path, dir || st->nlink <= 1 ? bytes : 0, PATH_REMOVED, dir);
         return true;
 }
 
@@ -725,8 +733,11 @@ static bool visit(Walk *w, int dir_fd, const Listed *l, dev_t dev, bool matched_
                         note_protected(w, "a binary or library the system runs on");
                 return false;
         }
-        if (guards_match(&r->keep, w->segs, w->n_segs, false))
+        if (guards_match(&r->keep, w->segs, w->n_segs, false)) {
+                if (matched && !w->apply && w->ctx->list_paths)
+                        path_list_add(&w->action->paths, w->path, 0, PATH_KEPT, S_ISDIR(st.mode));
                 return false;
+        }
 
         /* A file can be a mount point too (a bind mount): never removed. */
         if (is_mount_point(r, w->path, &st, dev)) {
@@ -951,6 +962,7 @@ static int files_apply(Context *ctx, Plan *plan) {
                         continue;
                 }
                 a->bytes = a->n_files = a->n_dirs = 0;
+                path_list_done(&a->paths);
                 r = walk_pattern(&w);
                 if (r < 0)
                         action_set_reason(a, "cannot open its directory: %s", strerror(-r));
@@ -965,6 +977,14 @@ static int files_apply(Context *ctx, Plan *plan) {
 
         inomap_done(&links);
         rails_done(&rails);
+        if (!ctx->dry_run) {
+                _cleanup_free_ char *path = NULL;
+                int r = manifest_write(ctx, plan, (double) time(NULL), &path);
+                if (r < 0) {
+                        plan_add_error(plan, "cannot write the manifest %s: %s", strempty(path), owned_file_strerror(r));
+                        RET_GATHER(ret, r);
+                }
+        }
         return ret;
 }
 

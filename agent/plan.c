@@ -172,9 +172,25 @@ void plan_fail_since(Plan *plan, size_t from, Kind kind, Verb verb, const char *
                 action_set_reason(plan_add(plan, kind, verb, target, STATE_IMPOSSIBLE), "%s", reason);
 }
 
+void path_list_add(PathList *l, const char *path, uint64_t bytes, PathMark mark, bool dir) {
+        if (l->n == l->allocated) {
+                l->allocated = l->allocated * 2 + 64;
+                l->v = xrealloc(l->v, l->allocated * sizeof(PathEntry));
+        }
+        l->v[l->n++] = (PathEntry) { .path = xstrdup(path), .bytes = bytes, .mark = mark, .dir = dir };
+}
+
+void path_list_done(PathList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i].path);
+        free(l->v);
+        *l = (PathList) {};
+}
+
 static void action_free(Action *a) {
         if (!a)
                 return;
+        path_list_done(&a->paths);
         if (a->free_data)
                 a->free_data(a->data);
         free(a->target);

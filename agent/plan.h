@@ -54,6 +54,26 @@ typedef enum Outcome {
         _OUTCOME_MAX,
 } Outcome;
 
+/* The paths a file pattern takes (the audit of --dry-run -v and --json, and what an
+ * application removed), each with the bytes its removal frees; kept and protected
+ * matches are marked. */
+typedef enum PathMark { PATH_REMOVED, PATH_KEPT, PATH_PROTECTED } PathMark;
+
+typedef struct PathEntry {
+        char *path;
+        uint64_t bytes;
+        PathMark mark;
+        bool dir;
+} PathEntry;
+
+typedef struct PathList {
+        PathEntry *v;
+        size_t n, allocated;
+} PathList;
+
+void path_list_add(PathList *l, const char *path, uint64_t bytes, PathMark mark, bool dir);
+void path_list_done(PathList *l);
+
 typedef struct Action {
         Kind kind;
         Verb verb;
@@ -69,6 +89,8 @@ typedef struct Action {
         uint64_t bytes;    /* allocated bytes that removal frees (hard links counted once) */
         uint64_t n_files;
         uint64_t n_dirs;
+
+        PathList paths;    /* files: what the pattern takes (see PathList) */
 
         void *data;        /* owned by the kind's executor */
         void (*free_data)(void *data);
@@ -91,6 +113,7 @@ typedef struct Context {
         bool dry_run;           /* stop just before each change */
         bool verify;            /* --verify: a dry run that must see the live state */
         bool firstboot;         /* --firstboot: the first-boot service's run */
+        bool list_paths;        /* the plan lists every path a file pattern takes (--dry-run -v, --json) */
         bool container;         /* the live system is a container: no kernel or initramfs of its own */
         bool reboot;            /* the kernel kind asks the first boot to end in a reboot */
         unsigned kinds;         /* bit mask of Kind the run acts on */

@@ -512,6 +512,16 @@ static int handler(void *user, const char *section, const char *raw_key, const c
                         }
                         free(p->name);
                         p->name = *value ? xstrdup(value) : NULL;
+                } else if (streq(key, "TextfileDirectory")) {
+                        const char *why = NULL;
+                        if (*value && file_pattern_check(value, false, &why) < 0)
+                                parser_error(ps, "TextfileDirectory=: '%s' %s", value, why);
+                        else if (string_is_glob(value))
+                                parser_error(ps, "TextfileDirectory=: '%s' is a glob, not a directory", value);
+                        else {
+                                free(p->textfile_dir);
+                                p->textfile_dir = *value ? xstrdup(value) : NULL;
+                        }
                 } else if (streq(key, "OnFailure")) {
                         if (streq(value, "continue"))
                                 p->on_failure_stop = false;
@@ -863,6 +873,7 @@ void policy_done(Policy *p) {
                         strset_done(&p->lists->seen[i]);
         free(p->lists);
         free(p->name);
+        free(p->textfile_dir);
         strv_free(p->unit_mask);
         strv_free(p->unit_keep);
         strv_free(p->module_unload);

@@ -15,6 +15,7 @@ typedef struct Setting {
 typedef struct Policy {
         char *name;
         bool on_failure_stop;
+        char *textfile_dir;     /* [Policy] TextfileDirectory=: the node exporter's, for dpuos-trim.prom */
 
         char **unit_mask;
         char **unit_keep;

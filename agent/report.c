@@ -68,7 +68,23 @@ static const char *what(const Action *a, bool dry_run) {
         return state_to_string(a->state);
 }
 
-void report_print_table(const Plan *plan, bool dry_run, FILE *f) {
+static const char *mark_to_string(PathMark m) {
+        return m == PATH_KEPT ? "kept" : m == PATH_PROTECTED ? "protected" : NULL;
+}
+
+/* Under a file pattern, one line per path it takes (a directory with a trailing '/'),
+ * kept and protected matches marked. */
+static void print_paths(const Action *a, FILE *f) {
+        for (size_t i = 0; i < a->paths.n; i++) {
+                const PathEntry *p = &a->paths.v[i];
+                _cleanup_free_ char *bytes = p->mark == PATH_REMOVED ? format_bytes(p->bytes) : NULL;
+                fprintf(f, "    %10s  ", p->mark == PATH_REMOVED ? bytes : mark_to_string(p->mark));
+                print_escaped(f, p->path, 0);
+                fputs(p->dir ? "/\n" : "\n", f);
+        }
+}
+
+void report_print_table(const Plan *plan, bool dry_run, bool paths, FILE *f) {
         fprintf(f, "%-8s %-44s %-16s %10s  %s\n", "KIND", "TARGET", dry_run ? "PLAN" : "OUTCOME", "BYTES", "DETAILS");
         for (size_t i = 0; i < plan->n_actions; i++) {
                 const Action *a = plan->actions[i];
@@ -92,6 +108,8 @@ void report_print_table(const Plan *plan, bool dry_run, FILE *f) {
                 if (details && a->value && a->reason && a->kind != KIND_PACKAGES)
                         fprintf(f, " (%s)", a->reason);
                 fputc('\n', f);
+                if (paths)
+                        print_paths(a, f);
         }
 }
 
@@ -173,6 +191,22 @@ static void json_action(JsonWriter *j, const Action *a) {
                 json_uint(j, "bytes", a->bytes);
                 json_uint(j, "files", a->n_files);
                 json_uint(j, "dirs", a->n_dirs);
+        }
+        if (a->paths.n > 0) {
+                json_begin_array(j, "paths");
+                for (size_t i = 0; i < a->paths.n; i++) {
+                        const PathEntry *p = &a->paths.v[i];
+                        json_begin_object(j, NULL);
+                        json_string(j, "path", p->path);
+                        if (p->dir)
+                                json_bool(j, "dir", true);
+                        if (p->mark == PATH_REMOVED)
+                                json_uint(j, "bytes", p->bytes);
+                        else
+                                json_string(j, "mark", mark_to_string(p->mark));
+                        json_end_object(j);
+                }
+                json_end_array(j);
         }
         json_end_object(j);
 }

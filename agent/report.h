@@ -27,7 +27,8 @@ typedef struct Totals {
 void report_totals(const Plan *plan, int kind, bool dry_run, Totals *ret);
 
 /* The plan as a table, for --dry-run and -v. */
-void report_print_table(const Plan *plan, bool dry_run, FILE *f);
+/* With paths, each file pattern's paths under it (PathList). */
+void report_print_table(const Plan *plan, bool dry_run, bool paths, FILE *f);
 
 /* The plan or the report as JSON (dpuos-trim(8), REPORT). */
 void report_print_json(const Context *ctx, const Plan *plan, const RunInfo *info, FILE *f);

@@ -12,6 +12,7 @@
 #include "executor.h"
 #include "fs-util.h"
 #include "journal.h"
+#include "metrics.h"
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
@@ -275,9 +276,12 @@ typedef struct Run {
         char *root;
         char **cmdline_policies;
         double t0;
+        MetricsWriter metrics;   /* --verify's, forked before its privileges go */
 } Run;
 
 static void run_done(Run *r) {
+        if (r->metrics.pid > 0)
+                (void) metrics_writer_finish(r->ctx.root_fd, &r->metrics, NULL, NULL);
         plan_done(&r->plan);
         policy_done(&r->policy);
         context_done(&r->ctx);
@@ -297,12 +301,15 @@ static int step_open(Run *r) {
         r->ctx.kinds = arg_kinds;
         r->ctx.verify = arg_verify;
         r->ctx.firstboot = arg_firstboot;
+        r->ctx.list_paths = arg_dry_run && !arg_verify && (arg_verbose > 0 || arg_json);
         r->ctx.dry_run = arg_dry_run || arg_verify;
 
         k = open_root(&r->ctx, &r->root);
         if (k < 0)
                 return k;
         r->ctx.root = r->root;
+        if (arg_verify && metrics_writer_start(r->ctx.root_fd, &r->metrics) < 0)
+                log_warning("Cannot start the writer of the drift metrics: %m");
         if (r->ctx.dry_run || arg_check || arg_status)
                 return caps_drop_to_reader();
         return 0;
@@ -399,10 +406,15 @@ static int mode_check(Run *r) {
 /* --verify: the plan is the drift; what could not be read does not hold either. */
 static int mode_verify(Run *r) {
         size_t drift;
+        int k;
 
         step_probe(r);
         r->info.duration = now(CLOCK_MONOTONIC) - r->t0;
         drift = plan_count_drift(&r->plan);
+        _cleanup_free_ char *mpath = NULL, *mtext = metrics_verify_text(&r->ctx, &r->plan, &r->info, drift, &mpath);
+        k = metrics_writer_finish(r->ctx.root_fd, &r->metrics, mpath, mtext);
+        if (k < 0)
+                plan_add_error(&r->plan, "cannot write %s: %s", strempty(mpath), strerror(-k));
         if (!r->ctx.offline)
                 journal_log_verify(&r->ctx, &r->plan, &r->info);
         if (arg_json)
@@ -428,7 +440,7 @@ static int mode_dry_run(Run *r, bool journal) {
         if (arg_json)
                 report_print_json(&r->ctx, &r->plan, &r->info, stdout);
         else if (!arg_quiet) {
-                report_print_table(&r->plan, true, stdout);
+                report_print_table(&r->plan, true, arg_verbose > 0, stdout);
                 report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
         }
         Totals t;
@@ -499,6 +511,12 @@ static int finish_apply(Run *r, bool stamp) {
                         plan_add_error(&r->plan, "cannot write the stamp %s: %s", STAMP_PATH, owned_file_strerror(k));
         }
         request_reboot(r, stamp && plan_exit_status(&r->plan) == EXIT_ALL_DONE);
+        k = metrics_write_apply(&r->ctx, &r->plan, &r->info,
+                                plan_exit_status(&r->plan) == EXIT_ALL_DONE ? STATUS_DONE : STATUS_DEGRADED);
+        if (k < 0) {
+                _cleanup_free_ char *path = metrics_path(&r->ctx);
+                plan_add_error(&r->plan, "cannot write %s: %s", strempty(path), owned_file_strerror(k));
+        }
         record_status(r, plan_exit_status(&r->plan) == EXIT_ALL_DONE ? STATUS_DONE : STATUS_DEGRADED,
                       plan_exit_status(&r->plan));
         STRV_FOREACH(e, r->plan.errors)
@@ -510,7 +528,7 @@ static int finish_apply(Run *r, bool stamp) {
                 report_print_json(&r->ctx, &r->plan, &r->info, stdout);
         else if (!arg_quiet) {
                 if (arg_verbose)
-                        report_print_table(&r->plan, false, stdout);
+                        report_print_table(&r->plan, false, arg_verbose > 1, stdout);
                 report_print_summary(&r->ctx, &r->plan, &r->info, stdout);
         }
         return plan_exit_status(&r->plan);

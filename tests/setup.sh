@@ -21,6 +21,12 @@ packages=(
         # the packaging test builds the openEuler package with rpmbuild; the package
         # layer's tests build small rpm and deb packages and a local apt repository
         rpm dpkg-dev
+        # promtool checks the metrics file for the node exporter's textfile collector
+        prometheus
+        # the collector of the journal forwarding test (systemd-journal-remote)
+        systemd-journal-remote iproute2
+        # the Ansible role's test runs the distribution's ansible-playbook
+        ansible-core
 )
 
 missing=()

@@ -296,21 +296,22 @@ tree_fp() {
 }
 
 # fp_begin [PRUNE...]: the fingerprint of $ROOT without the paths the run is expected to
-# remove (in-tree, no leading '/') and without the report; fp_check compares with it.
+# remove (in-tree, no leading '/') and without the report, the status file and the
+# manifests of removed files; fp_check compares with it.
 fp_begin() {
         local p
         FP_GONE=("$@")
         for p in "${FP_GONE[@]}"; do
                 [[ -e $ROOT/$p || -L $ROOT/$p ]] || fail "fixture: /$(printf %q "$p") exists before the run"
         done
-        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json var/lib/dpuos-trim/status >"$SCRATCH/fp.before"
+        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json var/lib/dpuos-trim/status var/lib/dpuos-trim/removed >"$SCRATCH/fp.before"
 }
 
 # fp_check WHAT: nothing outside the expected removals changed (byte for byte), and every
 # expected removal is gone.
 fp_check() {
         local what=$1 p missing=()
-        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json var/lib/dpuos-trim/status >"$SCRATCH/fp.after"
+        tree_fp "$ROOT" "${FP_GONE[@]}" var/lib/dpuos-trim/report.json var/lib/dpuos-trim/status var/lib/dpuos-trim/removed >"$SCRATCH/fp.after"
         if diff -u "$SCRATCH/fp.before" "$SCRATCH/fp.after" >"$SCRATCH/fp.diff"; then
                 pass "$what: nothing outside the expected removals changed ($(wc -l <"$SCRATCH/fp.before") entries)"
         else

@@ -101,6 +101,22 @@ rig_abs() { # PATH -> absolute path (need not exist)
         esac
 }
 
+# ct_veth_up NAME LINKS_BEFORE HOST_IP CT_IP: for a container started with
+# RIG_NSPAWN_ARGS=--network-veth, brings its veth pair up with HOST_IP/30 on this side and
+# CT_IP/30 in the container (host0). LINKS_BEFORE is `ip -o link show` from before
+# ct_start, to find the new interface; prints its name.
+ct_veth_up() {
+        local name=$1 before=$2 host_ip=$3 ct_ip=$4 veth
+        veth=$(comm -13 <(awk -F': ' '{print $2}' <<<"$before" | sort) <(ip -o link show | awk -F': ' '{print $2}' | sort) |
+                grep '^ve-' | head -n1)
+        veth=${veth%@*}
+        [ -n "$veth" ] || rig_err "ct_veth_up: container $name has no veth interface on this side" || return
+        ip addr add "$host_ip/30" dev "$veth" && ip link set "$veth" up || rig_err "ct_veth_up: cannot set up $veth" || return
+        ct_exec "$name" sh -c "ip addr add $ct_ip/30 dev host0 && ip link set host0 up" ||
+                rig_err "ct_veth_up: cannot set up host0 in $name" || return
+        echo "$veth"
+}
+
 # rig_smoke_begin NAME: the work directory of one of the rig's smoke tests, $work, under
 # BUILD_DIR/rig. At exit (a timeout's TERM included) the VM on $image and the container
 # $name, when the test set them and they run, are stopped hard, and $work is removed

@@ -104,6 +104,24 @@ static bool in_hugepage_group(const char *w) {
         return key_is(w, "hugepagesz") || key_is(w, "hugepages") || key_is(w, "default_hugepagesz");
 }
 
+char **cmdline_replaced_keys(char * const *add) {
+        static const char * const group[] = { "hugepagesz", "hugepages", "default_hugepagesz" };
+        char **keys = xcalloc(1, sizeof(char *));
+
+        STRV_FOREACH(w, add) {
+                if (in_hugepage_group(*w)) {
+                        for (size_t i = 0; i < ELEMENTSOF(group); i++)
+                                if (!strv_contains(keys, group[i]))
+                                        strv_extend(&keys, group[i]);
+                        continue;
+                }
+                _cleanup_free_ char *key = xstrndup(*w, strcspn(*w, "="));
+                if (!strv_contains(keys, key))
+                        strv_extend(&keys, key);
+        }
+        return keys;
+}
+
 /* Words that an edit handles as one key. */
 static bool same_slot(const char *a, const char *b) {
         return (in_hugepage_group(a) && in_hugepage_group(b)) || cmdline_same_key(a, b);

@@ -50,6 +50,13 @@ void cmdline_edit_done(CmdlineEdit *e);
  * its vectors are never NULL. */
 char **cmdline_apply(char * const *words, char * const *add, char * const *remove, CmdlineEdit *e);
 
+/* The keys whose words cmdline_apply() replaces for add, as words for its remove list (a key
+ * alone removes every word of it): each word's key, and for a word of the hugepage group
+ * all three keys of the group. For a line that takes no additions but must not keep what
+ * add replaces elsewhere (GRUB_CMDLINE_LINUX_DEFAULT, which comes after the policy's words
+ * and would win). Never NULL. */
+char **cmdline_replaced_keys(char * const *add);
+
 /* Takes an earlier edit back from the words as they are now: each added word still present (same word)
  * is taken out (one occurrence per record), then each removed word is put back at the end, in order,
  * unless a word of its key is there now (someone set it since: theirs wins) — for a flag word (no '=')

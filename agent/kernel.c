@@ -91,22 +91,10 @@ static Backend find_backend(Context *ctx) {
  * RemoveArguments=, and every word of a key that Arguments= sets, which would otherwise
  * come after the policy's and win. */
 static char **default_removals(const Policy *p) {
-        static const char * const group[] = { "hugepagesz", "hugepages", "default_hugepagesz" };
-        char **r = NULL;
+        char **r = cmdline_replaced_keys(p->kernel_args);
 
         STRV_FOREACH(w, p->kernel_remove)
                 strv_extend(&r, *w);
-        STRV_FOREACH(w, p->kernel_args) {
-                bool grouped = false;
-                for (size_t i = 0; i < ELEMENTSOF(group); i++)
-                        grouped = grouped || cmdline_same_key(*w, group[i]);
-                for (size_t i = 0; grouped && i < ELEMENTSOF(group); i++)
-                        if (!strv_contains(r, group[i]))
-                                strv_extend(&r, group[i]);
-                _cleanup_free_ char *key = xstrndup(*w, strcspn(*w, "="));
-                if (!grouped && !strv_contains(r, key))
-                        strv_extend(&r, key);
-        }
         return r;
 }
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
-#include <inttypes.h>
 #include <sys/stat.h>
 
 #include "cmdline.h"
@@ -11,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "proc-cmdline.h"
+#include "protect.h"
 #include "strv.h"
 
 /* The kernel command line ([Kernel]): the arguments the policy owns, edited token by token
@@ -98,45 +98,16 @@ static char **default_removals(const Policy *p) {
         return r;
 }
 
-/* Memory the words reserve at boot against the rule: refused when the system would keep
- * less than cmdline_memory_floor(). NULL when it holds or MemTotal is not known. */
-static char *memory_refusal(Context *ctx, char * const *words) {
-        static uint64_t mem_total = UINT64_MAX;
-        _cleanup_free_ char *text = NULL;
-        const char *bad = NULL, *f;
-        uint64_t reserved, floor;
-
-        if (mem_total == UINT64_MAX) {
-                const char *hook = ENABLE_TEST_HOOKS ? getenv("DPUOS_TRIM_TEST_MEMTOTAL") : NULL;
-                mem_total = 0;
-                if (hook)
-                        mem_total = strtoull(hook, NULL, 10);
-                else if (!ctx->offline && read_file_host("/proc/meminfo", 64 * 1024, &text) >= 0 &&
-                         (f = strstr(text, "MemTotal:")))
-                        mem_total = strtoull(f + strlen("MemTotal:"), NULL, 10) * 1024;
-        }
-        if (cmdline_reserved_bytes(words, mem_total, 0, &reserved, &bad) < 0)
-                return xasprintf("cannot read the reservation '%s'", strempty(bad));
-        if (mem_total == 0)
-                return NULL;
-        floor = cmdline_memory_floor(mem_total);
-        if (reserved <= mem_total - floor)
-                return NULL;
-        return xasprintf("hugepages and crashkernel would reserve %" PRIu64 " MiB of the %" PRIu64
-                         " MiB of memory, leaving less than the %" PRIu64 " MiB the system keeps; refused",
-                         reserved >> 20, mem_total >> 20, floor >> 20);
-}
-
 /* Plans writing path with content (NULL: removing it), shown as old -> new words. */
 static Action *plan_file(Context *ctx, Plan *plan, const char *path, const char *old_text, char *content, mode_t mode,
                          char * const *old_words, char * const *new_words, char * const *all_words) {
         bool same = content ? old_text && streq(old_text, content) : !old_text;
         Action *a = plan_add(plan, KIND_KERNEL, content ? VERB_SET : VERB_DROP, path, same ? STATE_UNCHANGED : STATE_CHANGE);
-        _cleanup_free_ char *why = NULL;
+        const char *why;
 
         a->old_value = cmdline_join(old_words);
         a->value = cmdline_join(new_words);
-        if (content && all_words && (why = memory_refusal(ctx, all_words))) {
+        if (content && all_words && (why = protected_reservations(ctx, all_words))) {
                 a->state = STATE_IMPOSSIBLE;
                 action_set_reason(a, "%s", why);
         } else if (!content)

@@ -142,19 +142,44 @@ static uint64_t meminfo_kib(const char *text, const char *field) {
         return f ? strtoull(f + strlen(field), NULL, 10) : 0;
 }
 
-/* MemTotal and the default hugepage size, read once; both 0 offline. */
+/* MemTotal and the default hugepage size, read once; both 0 offline. Tests may give
+ * MemTotal in bytes with $DPUOS_TRIM_TEST_MEMTOTAL. */
 static const Protected *memory(Context *ctx) {
         Protected *p = protected_get(ctx);
+        const char *hook = ENABLE_TEST_HOOKS ? getenv("DPUOS_TRIM_TEST_MEMTOTAL") : NULL;
         _cleanup_free_ char *text = NULL;
 
         if (p->memory_loaded)
                 return p;
         p->memory_loaded = true;
-        if (ctx->offline || read_file_host("/proc/meminfo", 64 * 1024, &text) < 0)
-                return p;
-        p->mem_total = meminfo_kib(text, "MemTotal:") * 1024;
-        p->hugepage_size = meminfo_kib(text, "Hugepagesize:") * 1024;
+        if (!ctx->offline && read_file_host("/proc/meminfo", 64 * 1024, &text) >= 0) {
+                p->mem_total = meminfo_kib(text, "MemTotal:") * 1024;
+                p->hugepage_size = meminfo_kib(text, "Hugepagesize:") * 1024;
+        }
+        if (hook)
+                p->mem_total = strtoull(hook, NULL, 10);
         return p;
+}
+
+const char *protected_reservations(Context *ctx, char * const *words) {
+        static char why[256];
+        const Protected *p = memory(ctx);
+        const char *bad = NULL;
+        uint64_t reserved, keep;
+
+        if (cmdline_reserved_bytes(words, p->mem_total, p->hugepage_size, &reserved, &bad) < 0) {
+                snprintf(why, sizeof why, "cannot read the reservation '%s'", strempty(bad));
+                return why;
+        }
+        if (p->mem_total == 0)
+                return NULL;
+        keep = cmdline_memory_floor(p->mem_total);
+        if (reserved <= p->mem_total - keep)
+                return NULL;
+        snprintf(why, sizeof why, "hugepages and crashkernel would reserve %" PRIu64 " MiB of the %" PRIu64
+                 " MiB of memory, leaving less than the %" PRIu64 " MiB the system keeps; refused",
+                 reserved >> 20, p->mem_total >> 20, keep >> 20);
+        return why;
 }
 
 /* Hugepages are taken from the memory at once and for good: the OS keeps at least a

@@ -29,6 +29,12 @@ const char *protected_module(Context *ctx, const char *name);
  * the memory, writes that detach devices). */
 const char *protected_setting(Context *ctx, Kind kind, const char *key, const char *value);
 
+/* Kernel command line words whose reservations (hugepages, crashkernel) would leave the
+ * system less than the memory it keeps, the same floor as for vm.nr_hugepages: why, or
+ * NULL when they leave enough or MemTotal is not known (offline, unless the test hook
+ * $DPUOS_TRIM_TEST_MEMTOTAL gives it). A word that cannot be read is refused too. */
+const char *protected_reservations(Context *ctx, char * const *words);
+
 /* The essential binaries of the tree (PID 1 and systemd's helpers, the bus, sshd, login,
  * the shells, kmod, mount and fsck, dpkg, apt, rpm, dpuos-trim), the PAM and NSS modules,
  * and every shared library they load (ELF dependencies): in-tree paths, sorted. A failure
